@@ -1,0 +1,41 @@
+"""Ops that join several nodes: add (same shapes) and concat (along features)."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from nnc.compiler.ir import Node, Shape
+from nnc.compiler.ops.base import FLOAT_BYTES, OpRule, ShapeError
+from nnc.spec.ops import Add, Concat
+
+
+def _described(inputs: Sequence[tuple[str, Shape]]) -> str:
+    return ", ".join(f"{name} {list(shape)}" for name, shape in inputs)
+
+
+class AddRule(OpRule):
+    tag = "add"
+    spec = Add
+
+    def infer(self, attrs: Add, inputs: Sequence[tuple[str, Shape]]) -> Shape:
+        shapes = {shape for _, shape in inputs}
+        if len(shapes) != 1:
+            raise ShapeError(f"add needs inputs of one shape; got {_described(inputs)}")
+        return inputs[0][1]
+
+    def train_bytes(self, node: Node, in_shapes: Sequence[Shape], needs_dx: Sequence[bool]) -> int:
+        return FLOAT_BYTES * math.prod(node.shape)  # the output; gradients pass through
+
+
+class ConcatRule(OpRule):
+    tag = "concat"
+    spec = Concat
+
+    def infer(self, attrs: Concat, inputs: Sequence[tuple[str, Shape]]) -> Shape:
+        if any(len(shape) != 1 for _, shape in inputs):
+            raise ShapeError(f"concat joins feature vectors; got {_described(inputs)}")
+        return (sum(shape[0] for _, shape in inputs),)
+
+    def train_bytes(self, node: Node, in_shapes: Sequence[Shape], needs_dx: Sequence[bool]) -> int:
+        return FLOAT_BYTES * math.prod(node.shape)  # the output; gradients are views of dout

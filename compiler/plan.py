@@ -1,0 +1,101 @@
+"""Graph -> the plan the NumPy runtime executes: steps, fusions and the flat parameter layout.
+
+Parameters live in one flat buffer (and so do their gradients and momentum), weights
+first, so L2 and the optimizer update are single vector operations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from functools import cached_property
+
+from nnc.compiler.ir import Graph, Node, Param
+
+FUSABLE_ACTIVATIONS = {"sigmoid", "tanh", "relu", "leaky_relu"}
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where a parameter lives in the flat buffer."""
+
+    param: Param
+    offset: int
+
+    @property
+    def stop(self) -> int:
+        return self.offset + self.param.size
+
+
+@dataclass(frozen=True)
+class Step:
+    """One kernel call: ``node`` reads ``inputs`` and writes the value ``output``."""
+
+    node: Node
+    inputs: tuple[str, ...]
+    output: str
+    needs_dx: tuple[bool, ...]  # whether backprop needs the gradient of each input
+
+
+@dataclass(frozen=True)
+class Plan:
+    graph: Graph
+    steps: tuple[Step, ...]
+    slots: tuple[Slot, ...]
+    n_weights: int  # the flat buffer's first n_weights floats are the weights (for L2)
+
+    @property
+    def n_params(self) -> int:
+        return self.slots[-1].stop if self.slots else 0
+
+    @property
+    def output(self) -> str:
+        return self.steps[-1].output
+
+    @cached_property
+    def accumulated(self) -> frozenset[str]:
+        """Values read by several steps whose gradients must be summed in a buffer."""
+        readers: dict[str, int] = {}
+        for step in self.steps:
+            for name, needed in zip(step.inputs, step.needs_dx):
+                if needed:
+                    readers[name] = readers.get(name, 0) + 1
+        return frozenset(name for name, count in readers.items() if count > 1)
+
+    @cached_property
+    def slot(self) -> dict[str, Slot]:
+        return {s.param.name: s for s in self.slots}
+
+
+def lower_to_plan(graph: Graph, fuse: bool = True) -> Plan:
+    """Fuse each dense layer with the activation that alone reads it, and lay out parameters."""
+    steps = []
+    fused_into: dict[str, Node] = {}  # activation name -> the dense node computing it
+    if fuse:
+        for node in graph.nodes:
+            readers = graph.consumers[node.name]
+            if (node.op == "dense" and node.activation is None and node.name != graph.output
+                    and len(readers) == 1
+                    and graph.by_name[readers[0]].op in FUSABLE_ACTIVATIONS):
+                act = graph.by_name[readers[0]]
+                fused_into[act.name] = dataclasses.replace(node, activation=act.attrs)
+    skipped = {n.name for n in fused_into.values()}
+    renamed = {dense.name: act for act, dense in fused_into.items()}
+    for node in graph.nodes:
+        if node.name in skipped:
+            continue
+        node = fused_into.get(node.name, node)
+        output = renamed.get(node.name, node.name)
+        inputs = node.inputs
+        steps.append(Step(node, inputs, output, tuple(i in graph.needs_grad for i in inputs)))
+    return Plan(graph, tuple(steps), *_layout(graph))
+
+
+def _layout(graph: Graph) -> tuple[tuple[Slot, ...], int]:
+    params = graph.params
+    ordered = [p for p in params if p.role == "weight"] + [p for p in params if p.role != "weight"]
+    slots, offset = [], 0
+    for p in ordered:
+        slots.append(Slot(p, offset))
+        offset += p.size
+    return tuple(slots), sum(p.size for p in params if p.role == "weight")

@@ -1,0 +1,155 @@
+"""The sizing report: neurons, parameters, multiply-adds and memory, from shapes alone."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from nnc.compiler.ir import Graph
+from nnc.compiler.ops import OP_RULES
+from nnc.compiler.ops.base import FLOAT_BYTES
+from nnc.compiler.plan import Plan, lower_to_plan
+from nnc.errors import CompileError
+
+LABEL_BYTES = 8  # int64 class labels
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Sizes of one node, or totals. FLOPs are 2 x MACs (a multiply-add is two operations)."""
+
+    neurons: int = 0
+    weights: int = 0
+    biases: int = 0
+    other: int = 0
+    params: int = 0
+    macs: int = 0
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    def __add__(self, other: "Counts") -> "Counts":
+        return Counts(*(a + b for a, b in zip(asdict(self).values(), asdict(other).values())))
+
+    def to_dict(self) -> dict[str, int]:
+        return {**asdict(self), "flops": self.flops}
+
+
+@dataclass(frozen=True)
+class NodeSize:
+    name: str
+    op: str
+    shape: tuple[int, ...]
+    counts: Counts
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "op": self.op, "output_shape": list(self.shape),
+                **self.counts.to_dict()}
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Bytes (float32) to train at ``batch_size``; the data set itself is not counted."""
+
+    batch_size: int
+    params: int
+    gradients: int
+    optimizer: int
+    activations: int  # every buffer the runtime keeps per batch: outputs, gradients, masks
+
+    @property
+    def training(self) -> int:
+        return self.params + self.gradients + self.optimizer + self.activations
+
+    def to_dict(self) -> dict[str, int]:
+        return {**asdict(self), "training": self.training}
+
+
+@dataclass(frozen=True)
+class SizingReport:
+    name: str
+    input_shape: tuple[int, ...]
+    nodes: tuple[NodeSize, ...]
+    totals: Counts
+    memory: Memory
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "input_shape": list(self.input_shape),
+                "totals": self.totals.to_dict(), "nodes": [n.to_dict() for n in self.nodes],
+                "memory": self.memory.to_dict()}
+
+
+def node_counts(graph: Graph) -> list[NodeSize]:
+    """Per-node sizes, in topological order."""
+    out = []
+    for node in graph.nodes:
+        rule = OP_RULES[node.op]
+        in_shapes = [graph.shape_of(i) for i in node.inputs]
+        by_role = {"weight": 0, "bias": 0, "slope": 0}
+        for p in node.params:
+            by_role[p.role] += p.size
+        counts = Counts(rule.neurons(node), by_role["weight"], by_role["bias"], by_role["slope"],
+                        sum(p.size for p in node.params), rule.macs(node, in_shapes))
+        out.append(NodeSize(node.name, node.op, node.shape, counts))
+    return out
+
+
+def size_graph(graph: Graph, batch_size: int | None = None) -> SizingReport:
+    """The full report for ``graph``; memory at ``batch_size`` (default: the spec's)."""
+    nodes = node_counts(graph)
+    totals = sum((n.counts for n in nodes), Counts())
+    batch = batch_size or graph.spec.train.batch_size
+    return SizingReport(graph.name, graph.input_shape, tuple(nodes), totals,
+                        training_memory(lower_to_plan(graph), batch))
+
+
+def training_memory(plan: Plan, batch_size: int) -> Memory:
+    """What the runtime allocates to train ``plan`` at ``batch_size`` (kept equal by a test)."""
+    graph, spec = plan.graph, plan.graph.spec
+    n_params = plan.n_params
+    momentum = spec.train.optimizer.sgd.momentum if spec.train.optimizer.sgd else 0.0
+    kept = 1 if spec.train.early_stopping else 0  # the best weights so far
+    per_sample = sum(activation_bytes(plan).values()) + loss_bytes(plan)
+    return Memory(batch_size, FLOAT_BYTES * n_params * (1 + kept), FLOAT_BYTES * n_params,
+                  FLOAT_BYTES * n_params if momentum > 0 else 0, per_sample * batch_size)
+
+
+def activation_bytes(plan: Plan) -> dict[str, int]:
+    """Per-sample training bytes of each step, of the input batch and of gradient sums."""
+    graph = plan.graph
+    out = {"<input>": FLOAT_BYTES * math.prod(graph.input_shape)}
+    for step in plan.steps:
+        in_shapes = [graph.shape_of(i) for i in step.inputs]
+        out[step.output] = OP_RULES[step.node.op].train_bytes(step.node, in_shapes, step.needs_dx)
+    for name in plan.accumulated:
+        out[f"<sum {name}>"] = FLOAT_BYTES * math.prod(graph.shape_of(name))
+    return out
+
+
+def loss_bytes(plan: Plan) -> int:
+    """Per-sample bytes of the labels, the score gradient and one scratch row of the loss."""
+    n_out = math.prod(plan.graph.output_shape)
+    labels = FLOAT_BYTES * n_out if plan.graph.spec.loss == "mse" else LABEL_BYTES
+    return labels + 2 * FLOAT_BYTES * n_out
+
+
+def format_bytes(n: int) -> str:
+    """``1536`` -> ``1.5 KiB``."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if value < 1024 or unit == "PiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def check_memory(memory: Memory, limit: int, file: str | None = None) -> None:
+    """Refuse, before anything is allocated, a run whose estimate exceeds ``limit`` bytes."""
+    if memory.training > limit:
+        parts = ", ".join(f"{k} {format_bytes(v)}" for k, v in memory.to_dict().items()
+                          if k not in ("batch_size", "training"))
+        raise CompileError(
+            f"training needs an estimated {format_bytes(memory.training)} at batch size "
+            f"{memory.batch_size} ({parts}), more than the limit of {format_bytes(limit)}; "
+            "use a smaller network or batch_size, or raise --max-memory", file=file)

@@ -1,0 +1,23 @@
+"""nnc: a declarative model spec compiler for small neural networks.
+
+The public API (``load``, ``compile``, ``summarize``, ...) lives in :mod:`nnc.api` and is
+re-exported here lazily, so that ``nnc --help`` does not pay for importing it.
+"""
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+_API = ("load", "compile", "summarize")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from nnc import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'nnc' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_API])

@@ -1,0 +1,74 @@
+"""The errors nnc reports to its users.
+
+Every error a user can cause (a bad spec, data file, weights file, argument) is an
+``NncError``; the CLI prints its lines and exits with its ``exit_code``, without a
+traceback. Anything else that escapes is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong, located as precisely as known: ``FILE:LINE:COL: path: message``."""
+
+    message: str
+    file: str | None = None
+    line: int | None = None
+    col: int | None = None
+    path: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file or ""
+        if where and self.line is not None:
+            where += f":{self.line}:{self.col or 1}"
+        return ": ".join(part for part in (where, self.path, self.message) if part)
+
+
+class NncError(Exception):
+    """Base of every error caused by user input or by a failed run."""
+
+    exit_code = 2
+
+    def __init__(self, problems: str | Problem | Iterable[Problem], *, file: str | None = None):
+        if isinstance(problems, str):
+            problems = [Problem(problems, file=file)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems: list[Problem] = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    def lines(self) -> list[str]:
+        """One line per problem, as printed by the CLI."""
+        return [str(p).replace("\n", " ") for p in self.problems]
+
+
+class SpecError(NncError):
+    """Raised when a spec file cannot be read, parsed or validated, or an override is bad."""
+
+
+class CompileError(NncError):
+    """Raised when a valid spec does not make a network: bad references, cycles, shapes, sizes."""
+
+
+class DataError(NncError):
+    """Raised when a data set, weights, checkpoint, ONNX or input file cannot be used."""
+
+
+class TrainingError(NncError):
+    """Raised when training fails at run time, e.g. the loss or a parameter becomes non-finite."""
+
+    exit_code = 1
+
+
+class ExportError(NncError):
+    """Raised when a graph cannot be exported to ONNX as asked (e.g. an unsupported opset)."""
+
+
+class ParityError(ExportError):
+    """Raised when onnxruntime does not compute what the NumPy runtime computed."""
+
+    exit_code = 1

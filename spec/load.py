@@ -1,0 +1,91 @@
+"""The one entry point that turns a spec file into a validated :class:`Spec`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from pydantic import ValidationError
+
+from nnc.errors import Problem, SpecError
+from nnc.spec.diagnostics import validation_problems
+from nnc.spec.model import Spec
+from nnc.spec.overrides import apply_overrides
+from nnc.spec.source import MAX_BYTES, Path as DataPath, Source, parse
+
+FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
+
+
+@dataclass(frozen=True)
+class SpecFile:
+    """A validated spec with the file it came from, so later stages can point into it."""
+
+    spec: Spec
+    source: Source
+    path: Path | None = None
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder data paths are relative to."""
+        return self.path.parent if self.path else Path.cwd()
+
+    def problem(self, path: DataPath, message: str) -> Problem:
+        """A problem located at a field path of the spec, e.g. ``("layers", 2)``."""
+        return self.source.problem(path, message, ".".join(str(p) for p in path) or None)
+
+
+def load_spec(path: str | os.PathLike, overrides: Iterable[str] = ()) -> SpecFile:
+    """Read, override (``key.path=value``) and validate the spec file at ``path``.
+
+    Raises SpecError carrying every problem found, each located in the file.
+    """
+    path = Path(path)
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise SpecError(f"unknown spec format {path.suffix or '(no extension)'!r}; "
+                        "use .yaml, .yml or .json", file=str(path))
+    text = _read_text(path)
+    return load_spec_text(text, str(path), fmt, overrides, file_path=path)
+
+
+def load_spec_text(text: str, file: str = "<spec>", fmt: str = "yaml",
+                   overrides: Iterable[str] = (), *, file_path: Path | None = None) -> SpecFile:
+    """Validate spec ``text`` given in ``fmt`` ("yaml" or "json"); ``file`` names it in errors."""
+    if "\x00" in text:
+        raise SpecError("the file holds NUL bytes: not a text spec", file=file)
+    source = parse(text, file, fmt)
+    if not isinstance(source.data, dict):
+        kind = type(source.data).__name__
+        raise SpecError(source.problem((), f"a spec is a mapping of keys (name, input, layers, "
+                                           f"...), not a {kind}"))
+    apply_overrides(source, overrides)
+    try:
+        spec = Spec.model_validate(source.data)
+    except ValidationError as e:
+        problems = validation_problems(e, source, Spec)
+        problems.sort(key=lambda p: (p.line or 0, p.col or 0))
+        raise SpecError(problems) from None
+    return SpecFile(spec, source, file_path)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        if path.is_dir():
+            raise SpecError("is a directory, not a spec file", file=str(path))
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise SpecError(f"{size} bytes is too large for a spec (limit {MAX_BYTES})",
+                            file=str(path))
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError("no such file", file=str(path)) from None
+    except PermissionError:
+        raise SpecError("permission denied", file=str(path)) from None
+    except OSError as e:
+        raise SpecError(f"cannot read: {e.strerror or e}", file=str(path)) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise SpecError(f"not UTF-8 text (byte {e.start}): not a spec file", file=str(path)) from None

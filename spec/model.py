@@ -1,0 +1,62 @@
+"""The root of a spec file."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
+
+from nnc.spec.base import Name, Shape, Strict
+from nnc.spec.ops import OP_SPECS, Op
+from nnc.spec.sections import DataSpec, ExportSpec, Loss, TrainSpec
+
+
+def _bare_word(value: Any) -> Any:
+    """A parameterless op may be written as a bare word: ``- relu`` is ``- {op: relu}``."""
+    return {"op": value} if isinstance(value, str) else value
+
+
+BARE_WORDS = tuple(tag for tag, cls in OP_SPECS.items()
+                   if all(not f.is_required() for n, f in cls.model_fields.items() if n != "op"))
+"""The ops that need no field but ``op``, and so may be written as a bare word."""
+
+Layer = Annotated[Op, BeforeValidator(_bare_word,
+                                      json_schema_input_type=Union[Op, Literal[BARE_WORDS]])]
+
+
+class GraphSpec(Strict):
+    """Any acyclic graph: named nodes reading named inputs."""
+
+    inputs: dict[Name, Shape] = Field(min_length=1, max_length=1,
+                                      description="the one graph input and its feature shape")
+    nodes: list[Layer] = Field(min_length=1, max_length=100_000)
+    output: Name
+
+
+class Spec(Strict):
+    """A network, and optionally how to train and export it."""
+
+    name: Name
+    description: str = Field("", max_length=10_000)
+    input: Shape | None = None
+    layers: list[Layer] | None = Field(None, min_length=1, max_length=100_000)
+    graph: GraphSpec | None = None
+    loss: Loss | None = None
+    data: DataSpec | None = None
+    train: TrainSpec = TrainSpec()
+    export: ExportSpec = ExportSpec()
+
+    @field_validator("graph")
+    @classmethod
+    def _one_form(cls, graph: GraphSpec | None, info: ValidationInfo) -> GraphSpec | None:
+        if graph is not None and (info.data.get("input") or info.data.get("layers")):
+            raise ValueError("give either `input` + `layers` (a chain) or `graph`, not both")
+        return graph
+
+    @model_validator(mode="after")
+    def _has_network(self) -> "Spec":
+        if self.graph is None and (self.input is None or self.layers is None):
+            missing = "layers" if self.input is not None else "input" if self.layers else \
+                "input + layers (a chain) or graph (named nodes)"
+            raise ValueError(f"no network: missing {missing}")
+        return self

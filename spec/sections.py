@@ -1,0 +1,170 @@
+"""The `data`, `train` and `export` sections of a spec."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from nnc.spec.base import OneOf, Strict
+
+Loss = Literal["softmax_cross_entropy", "multiclass_hinge", "binary_cross_entropy", "mse"]
+
+FilePath = Field(min_length=1, max_length=4096, description="relative to the spec file")
+
+
+# ----------------------------------------------------------------------------- data
+
+class Digits(Strict):
+    """scikit-learn's bundled 8x8 digits: 1797 samples, 64 features, 10 classes."""
+
+
+class BreastCancer(Strict):
+    """scikit-learn's bundled Wisconsin breast cancer set: 569 samples, 30 features, 2 classes."""
+
+
+class Spiral(Strict):
+    """CS231n's synthetic spiral: ``classes`` arms of ``points`` 2-D points each."""
+
+    classes: int = Field(3, ge=2, le=1000)
+    points: int = Field(100, ge=1, le=1_000_000, description="points per class")
+    noise: float = Field(0.2, ge=0, le=100)
+
+
+class Function(Strict):
+    """Samples of a 1-D function on [low, high], for regression (universal approximation)."""
+
+    fn: Literal["sin", "abs", "step"] = "sin"
+    low: float = Field(-3.141592653589793, ge=-1e6, le=1e6)
+    high: float = Field(3.141592653589793, ge=-1e6, le=1e6)
+    samples: int = Field(1000, ge=2, le=10_000_000)
+    noise: float = Field(0.0, ge=0, le=1e6)
+
+    @model_validator(mode="after")
+    def _interval(self) -> "Function":
+        if not self.low < self.high:
+            raise ValueError(f"low must be below high (got low={self.low}, high={self.high})")
+        return self
+
+
+class Npz(Strict):
+    """A NumPy .npz file with arrays ``x``, ``y`` and optionally ``x_val``, ``y_val``."""
+
+    path: str = FilePath
+
+
+class Csv(Strict):
+    """A CSV file with a header row; ``label`` names the target column, the rest are features."""
+
+    path: str = FilePath
+    label: str = Field(min_length=1)
+    delimiter: str = Field(",", min_length=1, max_length=1)
+
+
+class Cifar10(Strict):
+    """The CIFAR-10 python-version batch directory (data_batch_1..5, test_batch, batches.meta)."""
+
+    path: str = FilePath
+    preprocess: Literal["mean_image", "standardize", "scale"] = Field(
+        "mean_image",
+        description="pixels are scaled to [0, 1]; mean_image then subtracts the training "
+                    "split's mean image, standardize divides by its per-pixel std too")
+    limit: int | None = Field(None, ge=1, description="use only the first N training images")
+
+
+class DataSpec(OneOf):
+    """Where the samples come from (exactly one source) and how they are split."""
+
+    choices = ("digits", "breast_cancer", "spiral", "function", "npz", "csv", "cifar10")
+
+    digits: Digits | None = None
+    breast_cancer: BreastCancer | None = None
+    spiral: Spiral | None = None
+    function: Function | None = None
+    npz: Npz | None = None
+    csv: Csv | None = None
+    cifar10: Cifar10 | None = None
+    val_split: float = Field(0.2, ge=0, lt=1, description="fraction held out for validation")
+    standardize: bool = Field(False, description="z-score features, fitted on the training split")
+
+
+# ---------------------------------------------------------------------------- train
+
+class Sgd(Strict):
+    """SGD, PyTorch's convention: v = momentum*v + g; w -= lr*v."""
+
+    lr: float = Field(0.01, gt=0, le=1e9)
+    momentum: float = Field(0.0, ge=0, lt=1)
+    nesterov: bool = False
+
+    @model_validator(mode="after")
+    def _nesterov_needs_momentum(self) -> "Sgd":
+        if self.nesterov and self.momentum == 0:
+            raise ValueError("nesterov needs a momentum above 0")
+        return self
+
+
+class Optimizer(OneOf):
+    choices = ("sgd",)
+    sgd: Sgd | None = None
+
+
+class StepSchedule(Strict):
+    """lr * gamma ** (epoch // step_size)."""
+
+    step_size: int = Field(ge=1)
+    gamma: float = Field(0.1, gt=0, le=1)
+
+
+class ExponentialSchedule(Strict):
+    """lr * gamma ** epoch."""
+
+    gamma: float = Field(gt=0, le=1)
+
+
+class CosineSchedule(Strict):
+    """min_lr + (lr - min_lr) * (1 + cos(pi * epoch / epochs)) / 2."""
+
+    min_lr: float = Field(0.0, ge=0)
+
+
+class LrSchedule(OneOf):
+    choices = ("step", "exponential", "cosine")
+    step: StepSchedule | None = None
+    exponential: ExponentialSchedule | None = None
+    cosine: CosineSchedule | None = None
+
+
+class EarlyStopping(Strict):
+    """Stop when ``metric`` has not improved by ``min_delta`` for ``patience`` epochs; keep the best."""
+
+    patience: int = Field(5, ge=1)
+    metric: Literal["val_loss", "val_accuracy"] = "val_loss"
+    min_delta: float = Field(0.0, ge=0)
+
+
+class TrainSpec(Strict):
+    """How to train: epochs of shuffled minibatches of SGD."""
+
+    epochs: int = Field(10, ge=0, le=1_000_000)
+    batch_size: int = Field(64, ge=1, le=10_000_000)
+    optimizer: Optimizer = Optimizer(sgd=Sgd())
+    l2: float = Field(0.0, ge=0, le=1e6, description="adds l2/2 * sum(W^2) over weights")
+    lr_schedule: LrSchedule | None = None
+    clip_grad_norm: float | None = Field(None, gt=0)
+    early_stopping: EarlyStopping | None = None
+    checkpoint_every: int = Field(1, ge=0, description="epochs between checkpoints; 0: none")
+    keep_checkpoints: int = Field(2, ge=1, le=1000)
+    seed: int = Field(0, ge=0, le=2**63 - 1)
+    threads: int | None = Field(None, ge=1, le=1024, description="BLAS threads; default: by size")
+
+
+# --------------------------------------------------------------------------- export
+
+class OnnxSpec(Strict):
+    opset: int = Field(17, ge=13, le=64)
+    probabilities: bool = Field(False, description="add a `probabilities` output")
+
+
+class ExportSpec(Strict):
+    onnx: OnnxSpec = OnnxSpec()

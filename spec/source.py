@@ -1,0 +1,319 @@
+"""Reading a spec file into plain data while keeping where every value came from.
+
+YAML is composed with PyYAML's safe machinery into nodes (nothing is ever
+constructed from a tag), then turned into dicts, lists and scalars here with the
+YAML 1.2 core schema (``1e-3`` is a float, ``yes`` is a string). JSON is read by a
+small parser of its own for the same reason: positions. Both refuse hostile input
+early: oversized files, deep nesting, alias bombs, duplicate keys, foreign tags.
+"""
+
+from __future__ import annotations
+
+import json.decoder
+import json.scanner
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from nnc.errors import Problem, SpecError
+
+MAX_BYTES = 1 << 20  # a spec is a few kilobytes; a megabyte is already absurd
+MAX_DEPTH = 64
+MAX_VALUES = 100_000  # after alias expansion
+
+Path = tuple[Any, ...]
+
+
+@dataclass
+class Source:
+    """A spec's plain data and the 1-based (line, column) of each value and key."""
+
+    file: str
+    data: Any
+    values: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    overridden: dict[Path, str] = field(default_factory=dict)  # path -> the --set that wrote it
+
+    def position(self, path: Path) -> tuple[int, int] | None:
+        """Where the thing at ``path`` is written: a mapping key, else the value."""
+        path = tuple(path)
+        while path:
+            if path in self.keys and not _is_scalar_at(self.data, path):
+                return self.keys[path]
+            if path in self.values:
+                return self.values[path]
+            path = path[:-1]  # a missing field: point at its parent
+        return self.values.get((), (1, 1))
+
+    def problem(self, path: Path, message: str, dotted: str | None = None) -> Problem:
+        """A problem located at ``path`` in this file (or in the ``--set`` that wrote it)."""
+        path = tuple(path)
+        for n in range(len(path), -1, -1):
+            if path[:n] in self.overridden:
+                return Problem(f"{message} (from --set {self.overridden[path[:n]]})",
+                               file=self.file, path=dotted)
+        pos = self.position(path)
+        line, col = pos if pos else (None, None)
+        return Problem(message, file=self.file, line=line, col=col, path=dotted)
+
+
+def _is_scalar_at(data: Any, path: Path) -> bool:
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    return not isinstance(data, (dict, list))
+
+
+def parse(text: str, file: str, fmt: str) -> Source:
+    """Parse ``text`` as ``fmt`` ("yaml" or "json") into a :class:`Source`."""
+    if fmt == "json":
+        return _JsonParser(text, file).parse()
+    return _parse_yaml(text, file)
+
+
+# --------------------------------------------------------------------------- YAML
+
+_CORE = "tag:yaml.org,2002:"
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_INT = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_FLOAT = re.compile(
+    r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
+
+
+class _Composer(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
+                yaml.composer.Composer, yaml.resolver.BaseResolver):
+    """PyYAML's safe reader/parser/composer with no implicit typing at all."""
+
+    def __init__(self, stream: str):
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        yaml.resolver.BaseResolver.__init__(self)
+
+
+def _parse_yaml(text: str, file: str) -> Source:
+    _check_yaml_depth(text, file)
+    loader = _Composer(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        msg = " ".join(p for p in (e.context, e.problem) if p)
+        raise SpecError(_yaml_problem(file, mark, f"YAML syntax error: {msg}")) from None
+    except yaml.YAMLError as e:
+        raise SpecError(f"YAML syntax error: {e}", file=file) from None
+    finally:
+        loader.dispose()
+    if root is None:
+        raise SpecError("the file is empty; a spec needs at least `name` and a network", file=file)
+    builder = _YamlBuilder(file)
+    data = builder.build(root, (), 0)
+    return Source(file, data, builder.values, builder.keys)
+
+
+def _yaml_problem(file: str, mark: Any, message: str) -> Problem:
+    if mark is None:
+        return Problem(message, file=file)
+    return Problem(message, file=file, line=mark.line + 1, col=mark.column + 1)
+
+
+def _check_yaml_depth(text: str, file: str) -> None:
+    """Refuse absurd nesting from the event stream, before the recursive composer runs."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise SpecError(_yaml_problem(
+                        file, event.start_mark, f"nesting deeper than {MAX_DEPTH} levels"))
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.MarkedYAMLError:
+        return  # the composer reports syntax errors with their position
+
+
+class _YamlBuilder:
+    def __init__(self, file: str):
+        self.file = file
+        self.count = 0
+        self.values: dict[Path, tuple[int, int]] = {}
+        self.keys: dict[Path, tuple[int, int]] = {}
+
+    def fail(self, node: yaml.Node, message: str) -> SpecError:
+        return SpecError(_yaml_problem(self.file, node.start_mark, message))
+
+    def build(self, node: yaml.Node, path: Path, depth: int) -> Any:
+        self.count += 1
+        if self.count > MAX_VALUES:
+            raise self.fail(node, f"more than {MAX_VALUES} values (an alias bomb?)")
+        if depth > MAX_DEPTH:
+            raise self.fail(node, f"nesting deeper than {MAX_DEPTH} levels")
+        self.values.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node)
+        if isinstance(node, yaml.SequenceNode):
+            self.check_tag(node, "seq")
+            return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+        self.check_tag(node, "map")
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str):
+                raise self.fail(key_node, "mapping keys must be plain strings")
+            if key in out:
+                raise self.fail(key_node, f"duplicate key {key!r}")
+            self.keys[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            out[key] = self.build(value_node, path + (key,), depth + 1)
+        return out
+
+    def check_tag(self, node: yaml.Node, kind: str) -> None:
+        if node.tag != _CORE + kind:
+            raise self.fail(node, f"tag {node.tag!r} is not allowed: a spec holds plain data only")
+
+    def scalar(self, node: yaml.ScalarNode) -> Any:
+        tag, value = node.tag, node.value
+        if tag == _CORE + "str" and node.style is None:
+            return _resolve_plain(value)
+        if tag == _CORE + "str":
+            return value
+        kinds = {"int": _INT, "float": _FLOAT, "bool": _BOOL, "null": _NULL}
+        kind = tag[len(_CORE):] if tag.startswith(_CORE) else None
+        if kind in kinds and kinds[kind].match(value):
+            return _resolve_plain(value)
+        raise self.fail(node, f"tag {tag!r} is not allowed: a spec holds plain data only")
+
+
+def _resolve_plain(value: str) -> Any:
+    """A plain YAML scalar under the YAML 1.2 core schema."""
+    if _NULL.match(value):
+        return None
+    if _BOOL.match(value):
+        return value.lower() == "true"
+    if _INT.match(value):
+        return int(value, 0) if value[:2] in ("0o", "0x") else int(value)
+    if _FLOAT.match(value):
+        lowered = value.lower().lstrip("+")
+        if lowered.endswith("nan"):
+            return math.nan
+        if lowered.endswith("inf"):
+            return -math.inf if lowered.startswith("-") else math.inf
+        return float(value)
+    return value
+
+
+# --------------------------------------------------------------------------- JSON
+
+_NUMBER = json.scanner.NUMBER_RE
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+class _JsonParser:
+    """Strict JSON (RFC 8259) with positions, duplicate-key and depth checks."""
+
+    def __init__(self, text: str, file: str):
+        self.text, self.file = text, file
+        self.values: dict[Path, tuple[int, int]] = {}
+        self.keys: dict[Path, tuple[int, int]] = {}
+
+    def parse(self) -> Source:
+        i = self.skip(0)
+        if i == len(self.text):
+            raise SpecError("the file is empty; a spec needs at least `name` and a network",
+                            file=self.file)
+        data, i = self.value(i, (), 0)
+        i = self.skip(i)
+        if i != len(self.text):
+            raise self.fail(i, "extra data after the JSON value")
+        return Source(self.file, data, self.values, self.keys)
+
+    def where(self, i: int) -> tuple[int, int]:
+        line = self.text.count("\n", 0, i) + 1
+        return line, i - (self.text.rfind("\n", 0, i) + 1) + 1
+
+    def fail(self, i: int, message: str) -> SpecError:
+        line, col = self.where(i)
+        return SpecError(Problem(f"JSON syntax error: {message}", self.file, line, col))
+
+    def skip(self, i: int) -> int:
+        return _SPACE.match(self.text, i).end()
+
+    def value(self, i: int, path: Path, depth: int) -> tuple[Any, int]:
+        if depth > MAX_DEPTH:
+            raise self.fail(i, f"nesting deeper than {MAX_DEPTH} levels")
+        self.values[path] = self.where(i)
+        char = self.text[i:i + 1]
+        if char == "{":
+            return self.obj(i + 1, path, depth)
+        if char == "[":
+            return self.array(i + 1, path, depth)
+        if char == '"':
+            return self.string(i)
+        for word, result in (("true", True), ("false", False), ("null", None)):
+            if self.text.startswith(word, i):
+                return result, i + len(word)
+        match = _NUMBER.match(self.text, i)
+        if match and match.end() > i:
+            whole, frac, exp = match.groups()
+            if frac or exp:
+                return float(whole + (frac or "") + (exp or "")), match.end()
+            return int(whole), match.end()
+        if not char:
+            raise self.fail(i, "unexpected end of file")
+        raise self.fail(i, f"unexpected character {char!r}")
+
+    def string(self, i: int) -> tuple[str, int]:
+        try:
+            return json.decoder.scanstring(self.text, i + 1, True)
+        except json.JSONDecodeError as e:
+            raise self.fail(e.pos, e.msg) from None
+
+    def array(self, i: int, path: Path, depth: int) -> tuple[list, int]:
+        out: list[Any] = []
+        i = self.skip(i)
+        if self.text[i:i + 1] == "]":
+            return out, i + 1
+        while True:
+            item, i = self.value(self.skip(i), path + (len(out),), depth + 1)
+            out.append(item)
+            i = self.skip(i)
+            char = self.text[i:i + 1]
+            if char == "]":
+                return out, i + 1
+            if char != ",":
+                raise self.fail(i, "expected ',' or ']'")
+            i += 1
+
+    def obj(self, i: int, path: Path, depth: int) -> tuple[dict, int]:
+        out: dict[str, Any] = {}
+        i = self.skip(i)
+        if self.text[i:i + 1] == "}":
+            return out, i + 1
+        while True:
+            if self.text[i:i + 1] != '"':
+                raise self.fail(i, "expected a key in double quotes")
+            key_at = i
+            key, i = self.string(i)
+            if key in out:
+                raise self.fail(key_at, f"duplicate key {key!r}")
+            self.keys[path + (key,)] = self.where(key_at)
+            i = self.skip(i)
+            if self.text[i:i + 1] != ":":
+                raise self.fail(i, "expected ':' after the key")
+            out[key], i = self.value(self.skip(i + 1), path + (key,), depth + 1)
+            i = self.skip(i)
+            char = self.text[i:i + 1]
+            if char == "}":
+                return out, i + 1
+            if char != ",":
+                raise self.fail(i, "expected ',' or '}'")
+            i = self.skip(i + 1)
