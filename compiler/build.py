@@ -41,8 +41,8 @@ class _Errors:
             self.problems.append(Problem(message, path=".".join(map(str, origin)) or None))
 
     def raise_if_any(self) -> None:
-        if self.problems:
-            raise CompileError(self.problems)
+        if self.problems:  # in file order, as the loader reports them
+            raise CompileError(sorted(self.problems, key=lambda p: (p.line or 0, p.col or 0)))
 
 
 def compile_spec(spec: Spec | SpecFile) -> Graph:

@@ -12,6 +12,12 @@ from nnc.compiler.plan import Plan, lower_to_plan
 from nnc.errors import CompileError
 
 LABEL_BYTES = 8  # int64 class labels
+OPTIMIZER_CHUNK = 1 << 14  # elements of the optimizer's scratch (for y += a*x in place)
+
+
+def optimizer_scratch(n_params: int, l2: float, nesterov: bool) -> int:
+    """Elements of scratch the optimizer needs: only for L2 or Nesterov, in chunks."""
+    return min(n_params, OPTIMIZER_CHUNK) if (l2 > 0 or nesterov) else 0
 
 
 @dataclass(frozen=True)
@@ -108,17 +114,20 @@ def training_memory(plan: Plan, batch_size: int) -> Memory:
     """What the runtime allocates to train ``plan`` at ``batch_size`` (kept equal by a test)."""
     graph, spec = plan.graph, plan.graph.spec
     n_params = plan.n_params
-    momentum = spec.train.optimizer.sgd.momentum if spec.train.optimizer.sgd else 0.0
-    kept = 1 if spec.train.early_stopping else 0  # the best weights so far
+    sgd, train = spec.train.optimizer.sgd, spec.train
+    kept = 1 if train.early_stopping else 0  # the best weights so far
+    velocity = n_params if sgd.momentum > 0 else 0
+    scratch = optimizer_scratch(n_params, train.l2, sgd.nesterov)
     per_sample = sum(activation_bytes(plan).values()) + loss_bytes(plan)
     return Memory(batch_size, FLOAT_BYTES * n_params * (1 + kept), FLOAT_BYTES * n_params,
-                  FLOAT_BYTES * n_params if momentum > 0 else 0, per_sample * batch_size)
+                  FLOAT_BYTES * (velocity + scratch), per_sample * batch_size)
 
 
 def activation_bytes(plan: Plan) -> dict[str, int]:
     """Per-sample training bytes of each step, of the input batch and of gradient sums."""
     graph = plan.graph
-    out = {"<input>": FLOAT_BYTES * math.prod(graph.input_shape)}
+    # the input batch, and a vector of ones that sums gradients over the batch
+    out = {"<input>": FLOAT_BYTES * math.prod(graph.input_shape), "<ones>": FLOAT_BYTES}
     for step in plan.steps:
         in_shapes = [graph.shape_of(i) for i in step.inputs]
         out[step.output] = OP_RULES[step.node.op].train_bytes(step.node, in_shapes, step.needs_dx)
@@ -128,10 +137,11 @@ def activation_bytes(plan: Plan) -> dict[str, int]:
 
 
 def loss_bytes(plan: Plan) -> int:
-    """Per-sample bytes of the labels, the score gradient and one scratch row of the loss."""
+    """Per-sample bytes of the loss: labels, score gradient, scratch, a row sum, row
+    indices and predicted classes."""
     n_out = math.prod(plan.graph.output_shape)
     labels = FLOAT_BYTES * n_out if plan.graph.spec.loss == "mse" else LABEL_BYTES
-    return labels + 2 * FLOAT_BYTES * n_out
+    return labels + FLOAT_BYTES * (2 * n_out + 1) + 2 * LABEL_BYTES
 
 
 def format_bytes(n: int) -> str:

@@ -90,6 +90,18 @@ def reports_errors(command: Callable) -> Callable:
     return wrapper
 
 
+threads_option = click.option(
+    "--threads", type=click.IntRange(min=1, max=1024), default=None,
+    help="BLAS and onnxruntime threads (default: train.threads, else chosen by size).")
+quiet_option = click.option("-q", "--quiet", is_flag=True,
+                            help="No progress bar (it is only drawn on a terminal anyway).")
+
+
+def output_option(help_text: str):
+    return click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path,
+                        file_okay=False), default=None, help=help_text)
+
+
 def _load_graph(spec: Path, overrides: tuple[str, ...], max_memory: int | None = None):
     """Load, validate and compile a spec; refuse it if training would not fit in memory."""
     from nnc import api
@@ -100,6 +112,29 @@ def _load_graph(spec: Path, overrides: tuple[str, ...], max_memory: int | None =
     report = api.summarize(graph)
     check_memory(report.memory, max_memory or machine_memory(), str(spec))
     return spec_file, graph, report
+
+
+def _out_dir(out_dir: Path | None, name: str) -> Path:
+    path = out_dir if out_dir is not None else Path("build") / name
+    if path.exists() and not path.is_dir():
+        raise click.BadParameter(f"{path} exists and is not a folder", param_hint="-o/--output")
+    return path
+
+
+def _train_summary(report: dict) -> list[str]:
+    train, lines = report.get("train"), []
+    if train:
+        acc = (f"; val accuracy {train['val_accuracy']:.4f}" if train["val_accuracy"] is not None
+               else "") + (f", train accuracy {train['train_accuracy']:.4f}"
+                           if train["train_accuracy"] is not None else "")
+        loss = f"; val loss {train['val_loss']:.5g}" if train["val_loss"] is not None else ""
+        lines.append(f"trained: {train['epochs_run']} epochs in {train['seconds']:.2f} s "
+                     f"({train['samples_per_second']:,.0f} samples/s){acc}{loss}; "
+                     f"final train loss {train['train_loss']:.5g}")
+    else:
+        lines.append("not trained (the spec has no data): exported the initial weights")
+    lines.append(f"params: {report['params']['params']:,}")
+    return lines
 
 
 # ------------------------------------------------------------------------- commands
@@ -150,6 +185,134 @@ def summary(spec: Path, overrides: tuple[str, ...], max_memory: int | None, as_j
     report = api.summarize(api.compile(spec_file), batch_size)
     click.echo(json.dumps(report.to_dict(), indent=2) if as_json else sizing_table(report))
     check_memory(report.memory, max_memory or machine_memory(), str(spec))
+
+
+@main.command()
+@spec_argument
+@set_option
+@max_memory_option
+@output_option("Output folder (default: build/NAME/).")
+@threads_option
+@quiet_option
+@reports_errors
+def train(spec: Path, overrides: tuple[str, ...], max_memory: int | None, out_dir: Path | None,
+          threads: int | None, quiet: bool) -> None:
+    """Train SPEC with the NumPy runtime; write weights.npz, history.csv and report.json.
+
+    With `epochs: 0` the initial weights are written (they depend only on the spec and
+    train.seed)."""
+    from nnc import pipeline
+    from nnc.progress import TerminalProgress
+
+    prepared = pipeline.prepare(spec, overrides, max_memory)
+    out = _out_dir(out_dir, prepared.name)
+    progress = TerminalProgress(prepared.spec_file.spec.train.epochs, enabled=False if quiet else None)
+    trained = pipeline.train(prepared, progress, threads)
+    pipeline.write_training_outputs(out, prepared, trained)
+    for line in _train_summary(pipeline.report_dict(prepared, trained)):
+        click.echo(line)
+    click.echo(f"wrote: {out}/weights.npz, history.csv, report.json")
+
+
+@main.command()
+@spec_argument
+@set_option
+@max_memory_option
+@output_option("Output folder (default: build/NAME/).")
+@threads_option
+@quiet_option
+@reports_errors
+def build(spec: Path, overrides: tuple[str, ...], max_memory: int | None, out_dir: Path | None,
+          threads: int | None, quiet: bool) -> None:
+    """The main job: validate SPEC, print its sizing table, train it (when it has data),
+    export it to ONNX, check that onnxruntime computes what NumPy computed, and write
+    model.onnx, weights.npz, report.json, summary.txt, history.csv (and val.npz) to
+    build/NAME/ (or -o)."""
+    from nnc import pipeline
+    from nnc.progress import TerminalProgress
+    from nnc.report import sizing_table
+
+    prepared = pipeline.prepare(spec, overrides, max_memory)
+    out = _out_dir(out_dir, prepared.name)
+    click.echo(sizing_table(prepared.sizing))
+    progress = TerminalProgress(prepared.spec_file.spec.train.epochs, enabled=False if quiet else None)
+    report = pipeline.build(prepared, out, progress, threads)
+    for line in _train_summary(report):
+        click.echo(line)
+    o = report["onnx"]
+    click.echo(f"onnx: {o['path']} (opset {o['opset']}); onnxruntime parity ok: max abs diff "
+               f"{o['max_abs_diff']:.2g} on {o['samples']} samples")
+    click.echo(f"wrote: {out}/ model.onnx weights.npz report.json summary.txt history.csv"
+               + (" val.npz" if report.get("val_file") else ""))
+
+
+@main.command()
+@spec_argument
+@set_option
+@click.option("--weights", "weights_path", required=True,
+              type=click.Path(path_type=Path), help="A weights.npz written by nnc train/build.")
+@click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path,
+              dir_okay=False), help="The .onnx file to write.")
+@threads_option
+@reports_errors
+def export(spec: Path, overrides: tuple[str, ...], weights_path: Path, output: Path,
+           threads: int | None) -> None:
+    """Export SPEC with trained weights to ONNX, and check it against the NumPy runtime."""
+    from nnc import pipeline
+    from nnc.files import write_atomic
+    from nnc.runtime.params import ParamStore
+    from nnc.runtime.weights import load_weights
+
+    prepared = pipeline.prepare(spec, overrides)
+    arrays, preprocess = load_weights(weights_path, prepared.plan)
+    params = ParamStore(prepared.plan)
+    params.load_state_dict(arrays)
+    model = pipeline.export_model(prepared, params, preprocess)
+    parity = pipeline.verify_model(prepared, pipeline.Trained(params), model, threads)
+    write_atomic(output, model.SerializeToString())
+    click.echo(f"wrote {output} (opset {model.opset_import[0].version}); onnxruntime parity ok: "
+               f"max abs diff {parity.max_abs_diff:.2g} on {parity.samples} samples")
+
+
+@main.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.argument("inputs", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write the predictions to a .npy file (else print them, one row a line).")
+@click.option("--probabilities", "what", flag_value="probabilities",
+              help="Output class probabilities (the model needs a `probabilities` output).")
+@click.option("--classes", "what", flag_value="classes", help="Output class indices.")
+@click.option("--label", default=None, metavar="COLUMN",
+              help="CSV input: the column holding labels (reported as accuracy, not used).")
+@threads_option
+@reports_errors
+def predict(model: Path, inputs: Path, output: Path | None, what: str | None,
+            label: str | None, threads: int | None) -> None:
+    """Run MODEL (.onnx) in onnxruntime on INPUT (.npy, .npz with `x`, or .csv) of raw
+    features. Inputs with labels (`y` in an .npz, --label for a .csv) also print accuracy."""
+    from nnc.runtime import predict as run
+
+    sess = run.session_for(model, threads)
+    data = run.read_inputs(inputs, label)
+    run.check_shape(sess, data, str(model))
+    outputs = [o.name for o in sess.get_outputs()]
+    name = "probabilities" if what == "probabilities" else "scores"
+    if name not in outputs:
+        raise click.BadParameter(f"{model} has no `probabilities` output (export it with "
+                                 "export.onnx.probabilities: true)", param_hint="--probabilities")
+    binary = sess.get_outputs()[0].shape[1] == 1
+    classes = what == "classes"
+    if output is not None:
+        result = run.predict_to_file(sess, data.x, name, classes, output, binary)
+        click.echo(f"wrote {output} ({len(result)} rows)")
+    else:
+        for scores in run.batches(sess, data.x, name):
+            rows = run.to_classes(scores, binary) if classes else scores
+            click.echo("\n".join(str(r) if classes else ",".join(f"{v:.7g}" for v in r)
+                                  for r in rows))
+    if data.y is not None:
+        accuracy = run.accuracy(sess, data.x, data.y, binary)
+        click.echo(f"accuracy: {accuracy:.4f} ({len(data.y)} samples)", err=output is None)
 
 
 @main.command()

@@ -28,7 +28,8 @@ def validation_problems(error: ValidationError, source: Source, root: type[BaseM
     for err in error.errors(include_url=False):
         path = _data_path(source.data, err["loc"])
         dotted = ".".join(str(p) for p in path) or None
-        problems.append(source.problem(path, _message(err, root), dotted))
+        at_key = err["type"] == "extra_forbidden"  # the key is what is wrong, not its value
+        problems.append(source.problem(path, _message(err, root), dotted, at_key))
     return problems
 
 

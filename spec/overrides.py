@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterable
 
 from nnc.errors import SpecError
 from nnc.spec.source import Source, parse
 
 OVERRIDE_FILE = "--set"
+_INDEX = re.compile(r"-?[0-9]{1,18}")  # ASCII digits only: str.isdigit() also takes '²'
 
 
 def apply_overrides(source: Source, overrides: Iterable[str]) -> None:
@@ -44,7 +46,7 @@ def _assign(source: Source, parts: list[str], value: Any, text: str) -> None:
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         if isinstance(node, list):
-            if not part.lstrip("-").isdigit() or not -len(node) <= int(part) < len(node):
+            if not _INDEX.fullmatch(part) or not -len(node) <= int(part) < len(node):
                 raise SpecError(f"{OVERRIDE_FILE} {text!r}: {'.'.join(parts[:i]) or 'the spec'} "
                                 f"is a list of {len(node)}; {part!r} is not an index in it")
             key: Any = int(part) % len(node)

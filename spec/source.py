@@ -37,25 +37,27 @@ class Source:
     keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
     overridden: dict[Path, str] = field(default_factory=dict)  # path -> the --set that wrote it
 
-    def position(self, path: Path) -> tuple[int, int] | None:
-        """Where the thing at ``path`` is written: a mapping key, else the value."""
+    def position(self, path: Path, at_key: bool = False) -> tuple[int, int] | None:
+        """Where the thing at ``path`` is written: its mapping key when ``at_key`` or when it
+        holds a collection, else the value."""
         path = tuple(path)
         while path:
-            if path in self.keys and not _is_scalar_at(self.data, path):
+            if path in self.keys and (at_key or not _is_scalar_at(self.data, path)):
                 return self.keys[path]
             if path in self.values:
                 return self.values[path]
             path = path[:-1]  # a missing field: point at its parent
         return self.values.get((), (1, 1))
 
-    def problem(self, path: Path, message: str, dotted: str | None = None) -> Problem:
+    def problem(self, path: Path, message: str, dotted: str | None = None,
+                at_key: bool = False) -> Problem:
         """A problem located at ``path`` in this file (or in the ``--set`` that wrote it)."""
         path = tuple(path)
         for n in range(len(path), -1, -1):
             if path[:n] in self.overridden:
                 return Problem(f"{message} (from --set {self.overridden[path[:n]]})",
                                file=self.file, path=dotted)
-        pos = self.position(path)
+        pos = self.position(path, at_key)
         line, col = pos if pos else (None, None)
         return Problem(message, file=self.file, line=line, col=col, path=dotted)
 
@@ -102,7 +104,13 @@ class _Composer(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
 
 def _parse_yaml(text: str, file: str) -> Source:
     _check_yaml_depth(text, file)
-    loader = _Composer(text)
+    try:
+        loader = _Composer(text)  # the reader refuses control characters here
+    except yaml.reader.ReaderError as e:
+        line = text.count("\n", 0, e.position) + 1
+        col = e.position - (text.rfind("\n", 0, e.position) + 1) + 1
+        raise SpecError(Problem(f"control character U+{e.character:04X} is not allowed in YAML",
+                                file=file, line=line, col=col)) from None
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as e:
@@ -128,18 +136,25 @@ def _yaml_problem(file: str, mark: Any, message: str) -> Problem:
 
 def _check_yaml_depth(text: str, file: str) -> None:
     """Refuse absurd nesting from the event stream, before the recursive composer runs."""
-    depth = 0
-    try:
-        for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    raise SpecError(_yaml_problem(
-                        file, event.start_mark, f"nesting deeper than {MAX_DEPTH} levels"))
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-    except yaml.MarkedYAMLError:
-        return  # the composer reports syntax errors with their position
+    # libyaml is fast but gives up on its own limits (nesting over 1000 levels, text it
+    # cannot encode) where the pure-Python parser the composer uses goes on: when the
+    # fast parser fails, check again with the parser the composer will run.
+    for loader in (getattr(yaml, "CSafeLoader", None), yaml.SafeLoader):
+        if loader is None:
+            continue
+        depth = 0
+        try:
+            for event in yaml.parse(text, Loader=loader):
+                if isinstance(event, yaml.CollectionStartEvent):
+                    depth += 1
+                    if depth > MAX_DEPTH:
+                        raise SpecError(_yaml_problem(
+                            file, event.start_mark, f"nesting deeper than {MAX_DEPTH} levels"))
+                elif isinstance(event, yaml.CollectionEndEvent):
+                    depth -= 1
+            return
+        except (yaml.YAMLError, UnicodeError):
+            continue  # the composer reports syntax errors with their position
 
 
 class _YamlBuilder:
@@ -183,14 +198,20 @@ class _YamlBuilder:
     def scalar(self, node: yaml.ScalarNode) -> Any:
         tag, value = node.tag, node.value
         if tag == _CORE + "str" and node.style is None:
-            return _resolve_plain(value)
+            return self.resolve(node)
         if tag == _CORE + "str":
             return value
         kinds = {"int": _INT, "float": _FLOAT, "bool": _BOOL, "null": _NULL}
         kind = tag[len(_CORE):] if tag.startswith(_CORE) else None
         if kind in kinds and kinds[kind].match(value):
-            return _resolve_plain(value)
+            return self.resolve(node)
         raise self.fail(node, f"tag {tag!r} is not allowed: a spec holds plain data only")
+
+    def resolve(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return _resolve_plain(node.value)
+        except ValueError:  # Python refuses int() of more than 4300 digits
+            raise self.fail(node, f"a number of {len(node.value)} characters is too long") from None
 
 
 def _resolve_plain(value: str) -> Any:
@@ -266,7 +287,10 @@ class _JsonParser:
             whole, frac, exp = match.groups()
             if frac or exp:
                 return float(whole + (frac or "") + (exp or "")), match.end()
-            return int(whole), match.end()
+            try:
+                return int(whole), match.end()
+            except ValueError:  # Python refuses int() of more than 4300 digits
+                raise self.fail(i, f"a number of {len(whole)} digits is too long") from None
         if not char:
             raise self.fail(i, "unexpected end of file")
         raise self.fail(i, f"unexpected character {char!r}")

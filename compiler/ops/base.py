@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import ClassVar, Sequence
+from typing import TYPE_CHECKING, ClassVar, Sequence
 
 from nnc.compiler.ir import InitRule, Node, Shape
 from nnc.spec import OpSpec
+
+if TYPE_CHECKING:
+    from nnc.compiler.onnx_export import OnnxBuilder
 
 FLOAT_BYTES = 4  # float32, everywhere outside gradient checks
 
@@ -49,6 +52,11 @@ class OpRule:
         included). Default: the output and one input-gradient buffer."""
         n = math.prod(node.shape)
         return FLOAT_BYTES * (n + (n if needs_dx[0] else 0))
+
+    def lower(self, node: Node, inputs: list[str], b: "OnnxBuilder") -> str:
+        """Emit the ONNX nodes computing ``node`` from the values ``inputs``; return the name
+        of the value holding its output (``b.value(node)`` unless the op vanishes)."""
+        raise NotImplementedError(f"{self.tag} has no ONNX lowering")
 
 
 def vector_input(op: str, inputs: Sequence[tuple[str, Shape]]) -> Shape:

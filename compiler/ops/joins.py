@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from nnc.compiler.ir import Node, Shape
 from nnc.compiler.ops.base import FLOAT_BYTES, OpRule, ShapeError
 from nnc.spec.ops import Add, Concat
+
+if TYPE_CHECKING:
+    from nnc.compiler.onnx_export import OnnxBuilder
 
 
 def _described(inputs: Sequence[tuple[str, Shape]]) -> str:
@@ -27,6 +30,11 @@ class AddRule(OpRule):
     def train_bytes(self, node: Node, in_shapes: Sequence[Shape], needs_dx: Sequence[bool]) -> int:
         return FLOAT_BYTES * math.prod(node.shape)  # the output; gradients pass through
 
+    def lower(self, node: Node, inputs: list[str], b: "OnnxBuilder") -> str:
+        out = b.value(node)
+        b.node("Add" if len(inputs) == 2 else "Sum", inputs, [out], node.name)
+        return out
+
 
 class ConcatRule(OpRule):
     tag = "concat"
@@ -39,3 +47,8 @@ class ConcatRule(OpRule):
 
     def train_bytes(self, node: Node, in_shapes: Sequence[Shape], needs_dx: Sequence[bool]) -> int:
         return FLOAT_BYTES * math.prod(node.shape)  # the output; gradients are views of dout
+
+    def lower(self, node: Node, inputs: list[str], b: "OnnxBuilder") -> str:
+        out = b.value(node)
+        b.node("Concat", inputs, [out], node.name, axis=1)
+        return out

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from nnc.compiler.ir import ZEROS, InitRule, Node, Shape
 from nnc.compiler.ops.base import FLOAT_BYTES, OpRule, weight_init
 from nnc.spec.ops import Maxout
+
+if TYPE_CHECKING:
+    from nnc.compiler.onnx_export import OnnxBuilder
 
 
 class MaxoutRule(OpRule):
@@ -37,3 +40,18 @@ class MaxoutRule(OpRule):
         k, units, fan_in = node.attrs.pieces, node.attrs.units, in_shapes[0][0]
         return (FLOAT_BYTES * (2 * k * units + units + (fan_in if needs_dx[0] else 0))
                 + k * units + 8 * units)
+
+    def lower(self, node: Node, inputs: list[str], b: "OnnxBuilder") -> str:
+        # one Gemm to [n, pieces * units], a Reshape to [n, pieces, units], a max over pieces
+        k, units = node.attrs.pieces, node.attrs.units
+        weight = b.param(f"{node.name}.weight", (k * units, -1))
+        operands = [inputs[0], weight]
+        if node.attrs.bias:
+            operands.append(b.param(f"{node.name}.bias", (k * units,)))
+        pieces, grouped = b.unique(f"{node.name}_pieces"), b.unique(f"{node.name}_grouped")
+        out = b.value(node)
+        b.node("Gemm", operands, [pieces], f"{node.name}_gemm", transB=1)
+        shape = b.constant(f"{node.name}.grouped_shape", [-1, k, units])
+        b.node("Reshape", [pieces, shape], [grouped], f"{node.name}_reshape")
+        b.reduce_max(grouped, out, axis=1, name=node.name)
+        return out

@@ -1,0 +1,1 @@
+"""The NumPy runtime: kernels, losses, optimizer, trainer, data sets, weights, onnxruntime."""

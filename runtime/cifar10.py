@@ -1,0 +1,199 @@
+"""The CIFAR-10 python-version batch folder, read without trusting its pickles.
+
+The folder a user downloads (``cifar-10-python.tar.gz``, extracted) holds ``data_batch_1``
+.. ``data_batch_5``, ``test_batch`` and ``batches.meta``. Each batch is a pickle of a dict
+``{b'batch_label': bytes, b'labels': [int], b'data': uint8 [n, 3072], b'filenames': [bytes]}``
+(Python 2, protocol 2, so it is loaded with ``encoding='bytes'``). A pickle can run any
+code while it loads, so :class:`RestrictedUnpickler` resolves only the globals that NumPy's
+array reconstruction needs and refuses every other one before it could be called; what it
+returns is then checked for types, shapes and values.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+from pathlib import Path
+
+import numpy as np
+
+from nnc.errors import DataError
+from nnc.runtime.sources import Context, Raw, brief, open_file, os_error
+from nnc.spec.sections import Cifar10
+
+PIXELS = 32 * 32 * 3
+CLASSES = 10
+EXPECTED = "data_batch_1 .. data_batch_5, test_batch and batches.meta"
+BATCH = re.compile(r"data_batch_([1-9][0-9]*)")
+
+
+def _reconstruct_function() -> object:
+    try:
+        from numpy._core.multiarray import _reconstruct  # NumPy >= 2
+    except ImportError:  # pragma: no cover - NumPy 1.x
+        from numpy.core.multiarray import _reconstruct
+    return _reconstruct
+
+
+# (module, name) -> object: all a pickled NumPy array needs, under its NumPy 1 and 2 names.
+ALLOWED_GLOBALS: dict[tuple[str, str], object] = {
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct_function(),
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct_function(),
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+}
+
+
+class RefusedGlobal(pickle.UnpicklingError):
+    """A pickle asked for a global outside :data:`ALLOWED_GLOBALS`; it was not imported."""
+
+    def __init__(self, name: str):
+        super().__init__(f"refused global {name}")
+        self.name = name
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An Unpickler whose only globals are those of :data:`ALLOWED_GLOBALS`.
+
+    Every way a pickle names a callable (GLOBAL, STACK_GLOBAL, INST, EXT*) goes through
+    ``find_class``, so a refused name is never imported, let alone called.
+    """
+
+    def find_class(self, module: str, name: str) -> object:
+        try:
+            return ALLOWED_GLOBALS[(module, name)]
+        except KeyError:
+            raise RefusedGlobal(f"{module}.{name}") from None
+
+
+def unpickle(path: Path) -> object:
+    """The object pickled in the file ``path``, loaded by a RestrictedUnpickler.
+
+    Raises DataError naming the file: refused globals, truncated or corrupt pickles, OSErrors.
+    """
+    with open_file(path, "a CIFAR-10 batch file") as f:
+        try:
+            return RestrictedUnpickler(f, encoding="bytes").load()
+        except RefusedGlobal as e:
+            raise DataError(f"refused to unpickle the global '{e.name}': a CIFAR-10 batch holds "
+                            "only NumPy arrays, lists, ints and bytes, so this file is not one "
+                            "(or was tampered with); nothing in it was run",
+                            file=str(path)) from None
+        except OSError as e:
+            raise os_error(path, e) from None
+        except Exception as e:  # noqa: BLE001 - bytes from a user's file can fail in any way
+            raise DataError(f"not a readable CIFAR-10 batch (a pickle): {type(e).__name__}: "
+                            f"{brief(e)}", file=str(path)) from None
+
+
+def read_cifar10(section: Cifar10, ctx: Context) -> Raw:
+    """Every data_batch_N of the folder in order (the first ``limit`` images): x uint8 [N, 3072]."""
+    folder = ctx.resolve(section.path)
+    batches = batch_files(folder)
+    check_meta(folder / "batches.meta")
+    xs, ys, have = [], [], 0
+    for path in batches:
+        data, labels = read_batch(path)
+        if section.limit is not None:
+            data, labels = data[:section.limit - have], labels[:section.limit - have]
+        xs.append(data)
+        ys.append(labels)
+        have += len(labels)
+        if section.limit is not None and have >= section.limit:
+            break
+    x = xs[0] if len(xs) == 1 else np.concatenate(xs)
+    y = ys[0] if len(ys) == 1 else np.concatenate(ys)
+    return Raw(f"cifar10:{section.path}", x, y, ctx.spec_origin(), "cifar10", classes=CLASSES,
+               pixels=section.preprocess)
+
+
+def batch_files(folder: Path) -> list[Path]:
+    """The data_batch_N files of ``folder`` by N; none is a DataError saying what is expected."""
+    if not folder.exists():
+        raise DataError("no such folder (relative paths are relative to the spec's folder); "
+                        f"expected the CIFAR-10 python-version folder with {EXPECTED}",
+                        file=str(folder))
+    if not folder.is_dir():
+        hint = " (extract it with tar xzf and give the folder cifar-10-batches-py)" \
+            if folder.name.endswith((".tar.gz", ".tgz", ".tar")) else ""
+        raise DataError(f"is a file, expected the CIFAR-10 python-version folder with "
+                        f"{EXPECTED}{hint}", file=str(folder))
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError as e:
+        raise os_error(folder, e) from None
+    found = {int(m.group(1)): folder / n for n in names if (m := BATCH.fullmatch(n))}
+    if not found:
+        inner = folder / "cifar-10-batches-py"
+        hint = f"; did you mean {inner}?" if inner.is_dir() else ""
+        listing = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "") or "nothing"
+        raise DataError(f"no CIFAR-10 training batch: expected {EXPECTED}{hint} "
+                        f"(the folder holds: {listing})", file=str(folder))
+    return [found[k] for k in sorted(found)]
+
+
+def check_meta(path: Path) -> None:
+    """If ``batches.meta`` is there, its b'label_names' must name 10 classes."""
+    if not path.exists():
+        return
+    meta = unpickle(path)
+    if not isinstance(meta, dict):
+        raise DataError(f"holds a {type(meta).__name__}, expected a dict with b'label_names'",
+                        file=str(path))
+    names = _entry(meta, "label_names")
+    if names is None:
+        return
+    if not isinstance(names, (list, tuple)) or len(names) != CLASSES:
+        count = f"{len(names)} names" if isinstance(names, (list, tuple)) else \
+            f"a {type(names).__name__}"
+        raise DataError(f"b'label_names' holds {count}, but CIFAR-10 has {CLASSES} classes "
+                        "(is this CIFAR-100?)", file=str(path))
+
+
+def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One batch file: its pixels, uint8 [n, 3072], and its labels, int64 [n] in 0..9."""
+    batch = unpickle(path)
+    if not isinstance(batch, dict):
+        raise DataError(f"holds a {type(batch).__name__}, expected a dict with b'data' and "
+                        "b'labels'", file=str(path))
+    data, labels = _entry(batch, "data"), _entry(batch, "labels")
+    missing = [f"b'{k}'" for k, v in (("data", data), ("labels", labels)) if v is None]
+    if missing:
+        keys = ", ".join(repr(k) for k in list(batch)[:8]) or "none"
+        raise DataError(f"no {' or '.join(missing)} entry (the keys: {keys})", file=str(path))
+    if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2
+            and data.shape[1] == PIXELS):
+        got = f"a {data.dtype} array of shape {list(data.shape)}" \
+            if isinstance(data, np.ndarray) else f"a {type(data).__name__}"
+        raise DataError(f"b'data' is {got}, expected a uint8 array [n, {PIXELS}]",
+                        file=str(path))
+    return data, _labels(labels, len(data), path)
+
+
+def _labels(labels: object, rows: int, path: Path) -> np.ndarray:
+    """b'labels' as int64 [rows], each in 0..9."""
+    if isinstance(labels, np.ndarray) and labels.ndim == 1 \
+            and np.issubdtype(labels.dtype, np.integer):
+        bad = np.flatnonzero((labels < 0) | (labels >= CLASSES))
+        first = int(bad[0]) if len(bad) else None
+        value = labels[first] if first is not None else None
+    elif isinstance(labels, (list, tuple)):
+        first = next((i for i, v in enumerate(labels)
+                      if type(v) is not int or not 0 <= v < CLASSES), None)
+        value = labels[first] if first is not None else None
+    else:
+        raise DataError(f"b'labels' is a {type(labels).__name__}, expected a list of ints",
+                        file=str(path))
+    if first is not None:
+        raise DataError(f"b'labels'[{first}] is {value!r}, expected a class 0..{CLASSES - 1}",
+                        file=str(path))
+    if len(labels) != rows:
+        raise DataError(f"b'labels' has {len(labels)} entries, but b'data' has {rows} rows",
+                        file=str(path))
+    return np.asarray(labels, dtype=np.int64)
+
+
+def _entry(d: dict, key: str) -> object:
+    """``d[b'key']`` as Python 2 wrote it, or ``d['key']`` from a file re-pickled by Python 3."""
+    return d.get(key.encode(), d.get(key))

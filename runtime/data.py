@@ -1,0 +1,287 @@
+"""Data sets for the trainer: load a source, check it against the network, split, preprocess.
+
+    dataset = load_data(spec.data, base_dir=Path("models"), features=64, outputs=10,
+                        loss="softmax_cross_entropy", seed=0, spec_file="models/digits.yaml")
+
+Every problem with the data is a DataError of one line naming the file (the data file, or
+the spec file and field for built-in sets) and the place. Randomness comes from
+``SeedSequence(seed, spawn_key=(1,))`` (synthetic samples) and ``spawn_key=(2,)`` (the
+split), so a seed gives the same arrays everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from nnc.errors import DataError, Problem
+from nnc.runtime import sources
+from nnc.runtime.cifar10 import read_cifar10
+from nnc.runtime.sources import SPLIT_STREAM, Context, Origin, Raw, shape_text
+from nnc.spec.sections import DataSpec
+
+SOURCES: dict[str, Callable[..., Raw]] = {
+    "digits": sources.digits,
+    "breast_cancer": sources.breast_cancer,
+    "spiral": sources.spiral,
+    "function": sources.function,
+    "npz": sources.npz,
+    "csv": sources.csv_file,
+    "cifar10": read_cifar10,
+}
+
+CLASSIFICATION = ("softmax_cross_entropy", "multiclass_hinge", "binary_cross_entropy")
+CHUNK = 1 << 22  # elements per chunk of the column statistics (32 MiB of float64)
+
+
+@dataclass
+class Preprocess:
+    """x' = (x - shift) * scale, per feature, fitted on the training split only.
+
+    shift: float32 [D]; scale: float32 [D].
+    """
+
+    shift: np.ndarray
+    scale: np.ndarray
+
+    def apply(self, x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+        """Inputs: x [N, D]. Returns float32 [N, D], (x - shift) * scale.
+
+        A new array, unless ``inplace`` is given with a writable float32 C-contiguous ``x``:
+        then ``x`` itself is overwritten and returned (no temporary the size of ``x``).
+        """
+        if not (inplace and x.dtype == np.float32 and x.flags.c_contiguous and x.flags.writeable):
+            x = np.array(x, dtype=np.float32, order="C")
+        x -= self.shift
+        x *= self.scale
+        return x
+
+
+@dataclass
+class Dataset:
+    """The samples the trainer uses, split and preprocessed.
+
+    x_train: float32 [N, D], C-contiguous, preprocessed.
+    y_train: int64 [N] class labels (classification losses), or float32 [N, outputs] (mse).
+    x_val, y_val: the same for the validation set ([0, D] when there is none).
+    x_val_raw: float32 [M, D], x_val before preprocessing (what the exported model takes).
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_val_raw: np.ndarray
+    preprocess: Preprocess | None
+    classes: int | None
+    name: str
+
+
+def load_data(data: DataSpec, *, base_dir: Path, features: int, outputs: int, loss: str,
+              seed: int, spec_file: str) -> Dataset:
+    """Load the source of ``data``, check it fits the network, split it and preprocess it.
+
+    features: the product of the network's input shape; outputs: its output units;
+    loss: the spec's loss; base_dir: the folder relative paths are relative to.
+    Raises DataError.
+    """
+    key, section = data.chosen
+    raw = SOURCES[key](section, Context(Path(base_dir), spec_file, f"data.{key}", seed))
+    classes = check_network(raw, features, outputs, loss, spec_file)
+    x, y = checked(raw, raw.x, raw.y, "x", "y", loss, outputs)
+    if raw.x_val is not None:
+        x_val_raw = as_float(raw.x_val)
+        x_val_raw, y_val = checked(raw, x_val_raw, raw.y_val, "x_val", "y_val", loss, outputs)
+        x_train = as_float(x)
+    else:
+        train, val = split(len(y), data.val_split, y if classes else None, seed)
+        x_train, y, x_val_raw, y_val = take(x, train), y[train], take(x, val), y[val]
+    preprocess = fit(x_train, standardize=data.standardize, pixels=raw.pixels)
+    x_val = x_val_raw
+    if preprocess is not None:
+        preprocess.apply(x_train, inplace=True)
+        x_val = preprocess.apply(x_val_raw)
+    return Dataset(x_train, y, x_val, y_val, x_val_raw, preprocess, classes, raw.name)
+
+
+# ------------------------------------------------------------------------- checks
+
+def check_network(raw: Raw, features: int, outputs: int, loss: str, spec_file: str) -> int | None:
+    """The number of classes the loss trains on (None for mse), after the checks that compare
+    the whole data set with the network: features per sample, output units, classes."""
+    origin = raw.origin
+    if len(raw.x) == 0:
+        raise origin.error(f"{raw.subject} has no samples")
+    if raw.x.shape[1] != features:
+        raise origin.error(f"{raw.subject} has {raw.x.shape[1]} features per sample",
+                           f", but the network's input has {features}")
+    if raw.x_val is not None and raw.x_val.shape[1] != raw.x.shape[1]:
+        raise origin.error(f"x_val has {raw.x_val.shape[1]} features per sample",
+                           f", but x has {raw.x.shape[1]}")
+    if loss == "binary_cross_entropy":
+        if outputs != 1:
+            raise DataError(Problem(f"binary_cross_entropy needs exactly 1 output unit, but the "
+                                    f"network has {outputs}", file=spec_file, path="loss"))
+        if raw.classes not in (None, 2):
+            raise origin.error(f"{raw.subject} has {raw.classes} classes",
+                               ", but binary_cross_entropy takes 2 (labels 0 and 1)")
+        return 2
+    if loss in CLASSIFICATION:
+        if raw.classes is not None and raw.classes != outputs:
+            raise origin.error(f"{raw.subject} has {raw.classes} classes",
+                               f", but the network has {_units(outputs)}")
+        return outputs
+    return None
+
+
+def checked(raw: Raw, x: np.ndarray, y: np.ndarray, x_name: str, y_name: str, loss: str,
+            outputs: int) -> tuple[np.ndarray, np.ndarray]:
+    """x with finite values; y as int64 [N] labels or float32 [N, outputs] targets."""
+    if len(y) != len(x):
+        raise raw.origin.error(f"{x_name} has {len(x)} samples", f", but {y_name} has {len(y)}")
+    if x.dtype != np.uint8:
+        check_finite(x, raw.origin, x_name, "feature")
+    if loss in CLASSIFICATION:
+        return x, labels(y, raw.origin, y_name, loss, outputs)
+    noun = y_name if raw.origin.field is None else raw.subject
+    return x, targets(y, raw.origin, y_name, outputs,
+                      noun="the label column" if raw.origin.lines is not None else noun)
+
+
+def check_finite(a: np.ndarray, origin: Origin, part: str, kind: str) -> None:
+    """A DataError at the first NaN or infinity of ``a`` [N, D], found chunk by chunk."""
+    rows = max(1, CHUNK // max(1, a.shape[1]))
+    for start in range(0, len(a), rows):
+        bad = ~np.isfinite(a[start:start + rows])
+        if bad.any():
+            row, column = np.argwhere(bad)[0]
+            value = a[start + row, column]
+            what = "NaN" if np.isnan(value) else ("inf" if value > 0 else "-inf")
+            raise origin.error(what, f" ({kind}s must be finite numbers)",
+                               part=part, row=int(start + row), column=int(column))
+
+
+def labels(y: np.ndarray, origin: Origin, part: str, loss: str, outputs: int) -> np.ndarray:
+    """Class labels as int64 [N], each an output unit (0 or 1 for binary_cross_entropy)."""
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        hint = " (one-hot? save the class indices, y.argmax(1))" if y.ndim == 2 else ""
+        raise origin.error(f"labels must be one class index per sample, but {part} has shape "
+                           f"{shape_text(y.shape)}{hint}")
+    if np.issubdtype(y.dtype, np.floating):
+        bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))
+        if len(bad):
+            raise origin.error(f"label {y[bad[0]]}", " is not a class index (an integer)",
+                               part=part, row=int(bad[0]))
+    top = 2 if loss == "binary_cross_entropy" else outputs
+    bad = np.flatnonzero((y < 0) | (y >= top))
+    if len(bad):
+        rest = ", but binary_cross_entropy takes labels 0 and 1" if top == 2 and outputs == 1 \
+            else f", but the network has {_units(outputs)} (labels 0..{outputs - 1})"
+        raise origin.error(f"label {_number(y[bad[0]])}", rest, part=part, row=int(bad[0]))
+    return y.astype(np.int64)
+
+
+def targets(y: np.ndarray, origin: Origin, part: str, outputs: int, noun: str) -> np.ndarray:
+    """Regression targets as float32 [N, outputs]; ``noun`` names them in messages."""
+    y = sources.as_features(y)
+    if y.shape[1] != outputs:
+        what = f"{y.shape[1]} targets" if y.shape[1] != 1 else "1 target"
+        raise origin.error(f"{noun} has {what} per sample",
+                           f", but the network has {_units(outputs)}", part=part)
+    check_finite(y, origin, part, "target")
+    return y
+
+
+def _units(n: int) -> str:
+    return f"{n} output unit" + ("s" if n != 1 else "")
+
+
+def _number(v: object) -> str:
+    f = float(v)  # type: ignore[arg-type]
+    return str(int(f)) if f.is_integer() else str(v)
+
+
+# ------------------------------------------------------------------- split, fit
+
+def split(n: int, fraction: float, y: np.ndarray | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, val), each sorted, with about ``fraction`` of the n samples in val.
+
+    Stratified when class labels ``y`` [n] are given: each class gives its share, and keeps at
+    least one sample for training. Training always keeps at least one sample.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(SPLIT_STREAM,)))
+    total = min(int(np.floor(fraction * n + 0.5)), n - 1)
+    if total <= 0:
+        return np.arange(n), np.empty(0, dtype=np.int64)
+    order = rng.permutation(n)
+    if y is None:
+        return np.sort(order[total:]), np.sort(order[:total])
+    _, group = np.unique(y, return_inverse=True)
+    counts = np.bincount(group)
+    share = _shares(fraction * counts, counts, total)
+    order = order[np.argsort(group[order], kind="stable")]  # by class, random within a class
+    rank = np.arange(n) - np.repeat(np.cumsum(counts) - counts, counts)
+    in_val = rank < share[group[order]]
+    return np.sort(order[~in_val]), np.sort(order[in_val])
+
+
+def _shares(want: np.ndarray, counts: np.ndarray, total: int) -> np.ndarray:
+    """Integers close to ``want`` (largest remainders first) summing to at most ``total``,
+    each below its class count."""
+    share = np.floor(want).astype(np.int64)
+    for c in np.argsort(-(want - share), kind="stable"):
+        if share.sum() >= total:
+            break
+        if share[c] < counts[c] - 1:
+            share[c] += 1
+    return share
+
+
+def take(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """x[rows] as a new float32 C-contiguous array (uint8 pixels converted once)."""
+    return np.ascontiguousarray(x[rows], dtype=np.float32)
+
+
+def as_float(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def fit(x: np.ndarray, *, standardize: bool, pixels: str | None) -> Preprocess | None:
+    """The preprocessing fitted on the training features ``x`` [N, D], or None.
+
+    standardize: z-score (a feature with std 0 is only shifted); it replaces ``pixels``.
+    pixels (CIFAR-10): scale -> x / 255; mean_image -> (x - mean) / 255; standardize ->
+    the z-score of x / 255 (a pixel with std 0 is shifted and divided by 255).
+    """
+    d = x.shape[1]
+    if standardize:
+        mean, std = moments(x)
+        return Preprocess(mean, (1.0 / np.where(std > 0, std, 1.0)).astype(np.float32))
+    if pixels is None:
+        return None
+    if pixels == "scale":
+        return Preprocess(np.zeros(d, np.float32), np.full(d, 1 / 255, np.float32))
+    mean, std = moments(x)
+    if pixels == "mean_image":
+        return Preprocess(mean, np.full(d, 1 / 255, np.float32))
+    std = np.where(std > 0, std, 255.0)  # std 0 in units of x / 255 counts as 1
+    return Preprocess(mean, (1.0 / std).astype(np.float32))
+
+
+def moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean (float32 [D]) and std (float64 [D]) of x [N, D], in float64 by chunks."""
+    rows = max(1, CHUNK // max(1, x.shape[1]))
+    total = np.zeros(x.shape[1], dtype=np.float64)
+    for start in range(0, len(x), rows):
+        total += x[start:start + rows].sum(axis=0, dtype=np.float64)
+    mean = total / len(x)
+    squares = np.zeros_like(mean)
+    for start in range(0, len(x), rows):
+        d = x[start:start + rows] - mean
+        squares += np.einsum("ij,ij->j", d, d)
+    return mean.astype(np.float32), np.sqrt(squares / len(x))

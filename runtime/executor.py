@@ -1,0 +1,78 @@
+"""Runs a plan: forward and backward passes over preallocated buffers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nnc.compiler.plan import Plan
+from nnc.runtime.kernels import KERNELS, Arena, Context
+from nnc.runtime.params import ParamStore
+
+
+class Executor:
+    """The kernels of ``plan`` bound to ``params`` and to buffers for up to ``batch`` samples.
+
+    With ``training`` the executor also owns the flat gradient buffer ``grad`` (laid out
+    like ``params.data``) and the buffers of the backward pass; ``rng`` drives dropout
+    and input noise.
+    """
+
+    def __init__(self, plan: Plan, params: ParamStore, batch: int, *, training: bool = True,
+                 rng: np.random.Generator | None = None):
+        self.plan, self.params, self.batch = plan, params, batch
+        self.arena = Arena(params.data.dtype)
+        self.grad = np.zeros_like(params.data) if training else None
+        grads = params.gradient_views(self.grad) if training else None
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+        ctx = Context(params.views, grads, self.arena, batch, self.rng)
+        graph = plan.graph
+        self.x = self.arena.alloc(batch, math.prod(graph.input_shape))  # the input batch
+        self.kernels = [KERNELS[step.node.op](step, ctx) for step in plan.steps]
+        names = [graph.input_name] + [s.output for s in plan.steps]
+        self.slot = {name: i for i, name in enumerate(names)}
+        self.wiring = [(k, [self.slot[i] for i in s.inputs], self.slot[s.output], s.needs_dx)
+                       for k, s in zip(self.kernels, plan.steps)]
+        self.sums = ({self.slot[name]: self.arena.alloc(batch, graph.shape_of(name))
+                      for name in plan.accumulated} if training else {})
+        self.values: list[np.ndarray | None] = [None] * len(names)
+        self.grads: list[np.ndarray | None] = [None] * len(names)
+
+    def set_rng(self, rng: np.random.Generator) -> None:
+        """Use ``rng`` for dropout masks and noise from now on."""
+        self.rng = rng
+        for kernel in self.kernels:
+            kernel.rng = rng
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        """Scores [n, *output] for inputs x [n, *input] (n <= batch)."""
+        values = self.values
+        values[0] = x
+        for kernel, inputs, output, _ in self.wiring:
+            values[output] = kernel.forward([values[i] for i in inputs], train)
+        return values[-1]
+
+    def backward(self, dscores: np.ndarray) -> np.ndarray:
+        """Fill ``grad`` from the gradient of the loss w.r.t. the scores of the last forward."""
+        grads, sums = self.grads, self.sums
+        for i in range(len(grads)):
+            grads[i] = None
+        grads[-1] = dscores
+        for kernel, inputs, output, needs_dx in reversed(self.wiring):
+            dxs = kernel.backward(grads[output])
+            for i, dx, needed in zip(inputs, dxs, needs_dx):
+                if not needed:
+                    continue
+                if i not in sums:
+                    grads[i] = dx
+                elif grads[i] is None:
+                    grads[i] = sums[i][:len(dx)]
+                    np.copyto(grads[i], dx)
+                else:
+                    grads[i] += dx
+        return self.grad
+
+    def value(self, name: str) -> np.ndarray | None:
+        """The output of a step in the last forward pass (for locating ONNX disagreements)."""
+        return self.values[self.slot[name]]

@@ -1,0 +1,68 @@
+"""maxout: out = max over k of (x W_k^T + b_k); the gradient flows to the winning piece."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnc.compiler.plan import Step
+from nnc.runtime.kernels.base import Context, Kernel
+
+
+class MaxoutKernel(Kernel):
+    """Inputs: x [n, in]. Output: [n, units]. Params: weight [pieces, units, in], bias
+    [pieces, units]; computed as one GEMM to [n, pieces * units], then a max over pieces."""
+
+    tag = "maxout"
+
+    def __init__(self, step: Step, ctx: Context):
+        super().__init__(step, ctx)
+        k, units = self.node.attrs.pieces, self.node.attrs.units
+        self.k = k
+        weight, dweight = self.param(ctx, "weight")
+        self.W = weight.reshape(k * units, -1)
+        self.dW = dweight.reshape(k * units, -1) if dweight is not None else None
+        if self.node.attrs.bias:
+            bias, dbias = self.param(ctx, "bias")
+            self.b = bias.reshape(-1)
+            self.db = dbias.reshape(-1) if dbias is not None else None
+        else:
+            self.b = self.db = None
+        self.z = ctx.alloc((k, units))
+        self.out = ctx.alloc(units)
+        if ctx.training:
+            self.winner = ctx.alloc(units, np.intp)
+            self.won = ctx.alloc((k, units), np.bool_)
+            self.dz = ctx.alloc((k, units))
+            self.dx = ctx.alloc(self.W.shape[1]) if step.needs_dx[0] else None
+            self.pieces = np.arange(k).reshape(1, k, 1)
+        self.ones = ctx.ones
+        self.x: np.ndarray | None = None
+
+    def forward(self, xs: list[np.ndarray], train: bool) -> np.ndarray:
+        x = self.x = xs[0]
+        n = len(x)
+        z = self.z[:n]
+        z2 = z.reshape(n, -1)  # [n, pieces * units], a view
+        np.matmul(x, self.W.T, out=z2)
+        if self.b is not None:
+            z2 += self.b
+        out = self.out[:n]
+        np.max(z, axis=1, out=out)
+        if train and self.dW is not None:
+            np.argmax(z, axis=1, out=self.winner[:n])
+        return out
+
+    def backward(self, dout: np.ndarray) -> list[np.ndarray | None]:
+        n = len(dout)
+        won, dz = self.won[:n], self.dz[:n]
+        np.equal(self.winner[:n, None, :], self.pieces, out=won)
+        np.multiply(won, dout[:, None, :], out=dz)
+        dz2 = dz.reshape(n, -1)
+        np.matmul(dz2.T, self.x, out=self.dW)
+        if self.db is not None:
+            np.matmul(self.ones[:n], dz2, out=self.db)
+        if self.dx is None:
+            return [None]
+        dx = self.dx[:n]
+        np.matmul(dz2, self.W, out=dx)
+        return [dx]

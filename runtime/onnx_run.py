@@ -1,0 +1,97 @@
+"""onnxruntime inference: reading ONNX files safely, sessions, batched runs."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from nnc.errors import DataError, ExportError
+
+MAX_ONNX_BYTES = 2 << 30  # protobuf's own limit
+
+
+def read_model(path: str | os.PathLike) -> onnx.ModelProto:
+    """Load and check an .onnx file; any problem is a DataError naming the file."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            raise DataError("is a directory, not an ONNX file", file=str(path))
+        size = path.stat().st_size
+        if size > MAX_ONNX_BYTES:
+            raise DataError(f"{size} bytes is larger than an ONNX file can be", file=str(path))
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError("no such file", file=str(path)) from None
+    except PermissionError:
+        raise DataError("permission denied", file=str(path)) from None
+    except OSError as e:
+        raise DataError(f"cannot read: {e.strerror or e}", file=str(path)) from None
+    try:
+        model = onnx.load_model_from_string(data)
+        onnx.checker.check_model(model, full_check=True)
+    except Exception as e:  # protobuf's DecodeError, onnx's ValidationError, ...
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise DataError(f"not a valid ONNX model (truncated or corrupted?): {first}",
+                        file=str(path)) from None
+    if not model.graph.input or not model.graph.output:
+        raise DataError("the ONNX graph has no input or no output", file=str(path))
+    return model
+
+
+def session(model: onnx.ModelProto | bytes, threads: int | None = None):
+    """An onnxruntime CPU session for ``model``."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    data = model if isinstance(model, bytes) else model.SerializeToString()
+    try:
+        return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+    except Exception as e:
+        text = str(e)
+        if "opset" in text.lower():
+            raise ExportError(f"onnxruntime {ort.__version__} cannot run this model: "
+                              f"{text.splitlines()[0][:200]} (newest opset it runs: "
+                              f"{max_opset()})") from None
+        raise
+
+
+def run(sess, x: np.ndarray, outputs: list[str] | None = None, batch: int = 4096
+        ) -> list[np.ndarray]:
+    """Run ``sess`` on x [n, ...] in batches of ``batch`` rows; one array per output."""
+    name = sess.get_inputs()[0].name
+    parts: list[list[np.ndarray]] = []
+    for start in range(0, max(len(x), 1), batch):
+        chunk = np.ascontiguousarray(x[start:start + batch], dtype=np.float32)
+        parts.append(sess.run(outputs, {name: chunk}))
+    return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
+
+
+@functools.lru_cache(maxsize=1)
+def max_opset() -> int:
+    """The newest default-domain opset the installed onnxruntime runs (probed once)."""
+    from onnx import TensorProto, helper
+
+    newest = 13
+    for opset in range(14, onnx.defs.onnx_opset_version() + 1):
+        info = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+        graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "probe", [info],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+        opset_id = helper.make_opsetid("", opset)
+        model = helper.make_model(graph, opset_imports=[opset_id])
+        model.ir_version = helper.find_min_ir_version_for([opset_id])
+        try:
+            import onnxruntime as ort
+
+            ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        except Exception:
+            break
+        newest = opset
+    return newest

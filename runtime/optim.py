@@ -1,0 +1,88 @@
+"""SGD with momentum (PyTorch's convention), L2, gradient clipping and lr schedules.
+
+Everything works in place on the flat parameter, gradient and velocity buffers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nnc.spec.sections import LrSchedule
+
+from nnc.compiler.sizing import optimizer_scratch
+
+
+def axpy(y: np.ndarray, a: float, x: np.ndarray, scratch: np.ndarray) -> None:
+    """y += a * x, through ``scratch`` in chunks (NumPy has no in-place axpy)."""
+    for start in range(0, len(y), len(scratch)):
+        stop = min(start + len(scratch), len(y))
+        tmp = scratch[:stop - start]
+        np.multiply(x[start:stop], a, out=tmp)
+        y[start:stop] += tmp
+
+
+class SGD:
+    """v = momentum*v + g; w -= lr*v (or w -= lr*(g + momentum*v) with Nesterov), where
+    g includes l2*w for the weights (PyTorch's ``weight_decay``, applied to weights only).
+
+    ``params`` and ``grads`` are flat buffers; the first ``n_weights`` are the weights.
+    The gradient buffer is used as scratch: it is garbage after ``step``.
+    """
+
+    def __init__(self, params: np.ndarray, grads: np.ndarray, n_weights: int, *, momentum: float,
+                 nesterov: bool, l2: float, clip_grad_norm: float | None = None):
+        self.params, self.grads, self.n_weights = params, grads, n_weights
+        self.momentum, self.nesterov, self.l2, self.clip = momentum, nesterov, l2, clip_grad_norm
+        self.velocity = np.zeros_like(params) if momentum > 0 else None
+        self.scratch = np.zeros(optimizer_scratch(len(params), l2, nesterov), dtype=params.dtype)
+
+    def l2_penalty(self) -> float:
+        """l2/2 * sum(W^2) over the weights."""
+        if not self.l2:
+            return 0.0
+        w = self.params[:self.n_weights]
+        return 0.5 * self.l2 * float(np.vdot(w, w))
+
+    def grad_norm(self) -> float:
+        return math.sqrt(float(np.vdot(self.grads, self.grads)))
+
+    def regularize(self) -> None:
+        """Clip the loss gradient (as PyTorch, before weight decay), then add l2 * W."""
+        g, p = self.grads, self.params
+        if self.clip is not None:
+            norm = self.grad_norm()
+            if norm > self.clip:
+                g *= self.clip / (norm + 1e-6)
+        if self.l2:
+            axpy(g[:self.n_weights], self.l2, p[:self.n_weights], self.scratch)
+
+    def step(self, lr: float) -> None:
+        """Regularize the gradient, then update the velocity and the parameters in place."""
+        self.regularize()
+        g, p = self.grads, self.params
+        v = self.velocity
+        if v is None:
+            g *= lr
+        else:
+            v *= self.momentum
+            v += g
+            if self.nesterov:
+                axpy(g, self.momentum, v, self.scratch)
+                g *= lr
+            else:
+                np.multiply(v, lr, out=g)
+        p -= g
+
+
+def lr_at(base_lr: float, schedule: LrSchedule | None, epoch: int, epochs: int) -> float:
+    """The learning rate of (0-based) ``epoch``."""
+    if schedule is None:
+        return base_lr
+    kind, s = schedule.chosen
+    if kind == "step":
+        return base_lr * s.gamma ** (epoch // s.step_size)
+    if kind == "exponential":
+        return base_lr * s.gamma ** epoch
+    return s.min_lr + (base_lr - s.min_lr) * (1 + math.cos(math.pi * epoch / max(epochs, 1))) / 2

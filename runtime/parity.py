@@ -1,0 +1,81 @@
+"""Proof that onnxruntime computes what the NumPy runtime computed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+
+from nnc.compiler.onnx_export import export_onnx
+from nnc.compiler.plan import Plan
+from nnc.errors import ParityError
+from nnc.runtime import onnx_run
+from nnc.runtime.data import Preprocess
+from nnc.runtime.executor import Executor
+from nnc.runtime.params import ParamStore
+
+TOLERANCE = 1e-4  # relative to the largest score magnitude (at least 1)
+
+
+@dataclass(frozen=True)
+class Parity:
+    samples: int
+    max_abs_diff: float
+    max_abs_score: float
+
+    @property
+    def relative(self) -> float:
+        return self.max_abs_diff / max(1.0, self.max_abs_score)
+
+    @property
+    def ok(self) -> bool:
+        return self.relative <= TOLERANCE
+
+    def to_dict(self) -> dict:
+        return {"samples": self.samples, "max_abs_diff": self.max_abs_diff,
+                "relative_diff": self.relative, "tolerance": TOLERANCE, "ok": self.ok}
+
+
+def numpy_scores(plan: Plan, params: ParamStore, x_raw: np.ndarray,
+                 preprocess: Preprocess | None) -> tuple[np.ndarray, Executor]:
+    """The NumPy runtime's scores for raw inputs, and the executor (for its node values)."""
+    x = preprocess.apply(x_raw) if preprocess is not None else np.asarray(x_raw, np.float32)
+    executor = Executor(plan, params, max(len(x), 1), training=False)
+    return executor.forward(np.ascontiguousarray(x, dtype=np.float32)), executor
+
+
+def check_parity(plan: Plan, params: ParamStore, model: onnx.ModelProto, x_raw: np.ndarray,
+                 preprocess: Preprocess | None, threads: int | None = None) -> Parity:
+    """Run both on ``x_raw``; raise ParityError naming the first node where they disagree."""
+    expected, executor = numpy_scores(plan, params, x_raw, preprocess)
+    got, = onnx_run.run(onnx_run.session(model, threads), x_raw, ["scores"])
+    parity = Parity(len(x_raw), float(np.abs(got - expected).max(initial=0.0)),
+                    float(np.abs(expected).max(initial=0.0)))
+    if not parity.ok:
+        where = first_disagreement(plan, params, executor, x_raw, preprocess, model)
+        raise ParityError(f"onnxruntime disagrees with the NumPy runtime: max abs diff "
+                          f"{parity.max_abs_diff:.3g} on {parity.samples} samples "
+                          f"(relative {parity.relative:.3g} > {TOLERANCE:g}); {where}")
+    return parity
+
+
+def first_disagreement(plan: Plan, params: ParamStore, executor: Executor, x_raw: np.ndarray,
+                       preprocess: Preprocess | None, model: onnx.ModelProto) -> str:
+    """Export every node's value as an output and compare node by node."""
+    opset = model.opset_import[0].version
+    pre = (preprocess.shift, preprocess.scale) if preprocess is not None else None
+    probe = export_onnx(plan.graph, params.state_dict(), opset=opset, preprocess=pre,
+                        intermediates=True)
+    sess = onnx_run.session(probe)
+    names = [o.name for o in sess.get_outputs()]
+    values = dict(zip(names, onnx_run.run(sess, x_raw, names)))
+    for step in plan.steps:
+        ours = executor.value(step.output)
+        theirs = values.get(step.output)
+        if theirs is None or ours is None:
+            continue
+        diff = float(np.abs(theirs - ours).max(initial=0.0))
+        if diff / max(1.0, float(np.abs(ours).max(initial=0.0))) > TOLERANCE:
+            return f"first disagreement at node {step.output!r} ({step.node.op}, max abs diff {diff:.3g})"
+    return "no single node disagrees beyond the tolerance (the differences add up)"

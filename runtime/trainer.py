@@ -1,0 +1,225 @@
+"""The training loop: epochs of shuffled minibatches, validation, early stopping.
+
+The trainer never prints; it reports to a ``Callback`` (the CLI draws the progress).
+All of its mutable state lives in ``TrainState`` so that a run can be checkpointed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nnc.compiler.plan import Plan
+from nnc.errors import DataError, TrainingError
+from nnc.runtime.data import Dataset
+from nnc.runtime.executor import Executor
+from nnc.runtime.losses import LOSSES, Loss
+from nnc.runtime.optim import SGD, lr_at
+from nnc.runtime.params import ParamStore
+from nnc.spec.sections import TrainSpec
+
+SHUFFLE_STREAM, NOISE_STREAM = 11, 12  # SeedSequence spawn keys (init uses 10, data 1 and 2)
+
+
+@dataclass
+class EpochRecord:
+    """One row of the history. ``train_*`` are running means over the epoch's batches
+    (with dropout and noise active); ``val_*`` are computed in inference mode."""
+
+    epoch: int
+    lr: float
+    train_loss: float
+    train_accuracy: float | None
+    val_loss: float | None
+    val_accuracy: float | None
+    seconds: float
+
+
+@dataclass
+class TrainResult:
+    """The history, and final metrics in inference mode with the weights kept."""
+
+    history: list[EpochRecord]
+    epochs_run: int
+    best_epoch: int | None
+    stopped_early: bool
+    seconds: float
+    samples_per_second: float
+    train_loss: float | None
+    train_accuracy: float | None
+    val_loss: float | None
+    val_accuracy: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["final_loss"] = self.history[-1].train_loss if self.history else self.train_loss
+        return out
+
+
+class Callback:
+    """Receives progress; every method is optional."""
+
+    def on_batch(self, epoch: int, batch: int, batches: int) -> None:
+        pass
+
+    def on_epoch(self, record: EpochRecord) -> None:
+        pass
+
+
+@dataclass
+class TrainState:
+    """Everything that changes during training (what a checkpoint must hold)."""
+
+    epoch: int = 0  # epochs completed
+    history: list[EpochRecord] = field(default_factory=list)
+    best_metric: float | None = None
+    best_epoch: int | None = None
+    bad_epochs: int = 0
+    stopped_early: bool = False
+    train_seconds: float = 0.0
+    samples_seen: int = 0
+
+
+class Trainer:
+    """Trains ``params`` (initialized by the caller) on ``data`` as ``config`` says."""
+
+    def __init__(self, plan: Plan, params: ParamStore, data: Dataset, config: TrainSpec,
+                 loss: str, callback: Callback | None = None):
+        self.plan, self.params, self.data, self.config = plan, params, data, config
+        self.callback = callback or Callback()
+        self.batch = max(1, min(config.batch_size, len(data.x_train)))
+        seed = config.seed
+        self.shuffle_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(SHUFFLE_STREAM,)))
+        noise_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(NOISE_STREAM,)))
+        self.executor = Executor(plan, params, self.batch, training=True, rng=noise_rng)
+        outputs = math.prod(plan.graph.output_shape)
+        self.loss: Loss = LOSSES[loss](self.executor.arena, self.batch, outputs)
+        sgd = config.optimizer.sgd
+        self.optimizer = SGD(params.data, self.executor.grad, plan.n_weights,
+                             momentum=sgd.momentum, nesterov=sgd.nesterov, l2=config.l2,
+                             clip_grad_norm=config.clip_grad_norm)
+        self.best = np.empty_like(params.data) if config.early_stopping else None
+        self.state = TrainState()
+        if config.early_stopping and len(data.x_val) == 0:
+            raise DataError("train.early_stopping needs a validation set: set data.val_split "
+                            "above 0 (or give x_val/y_val)")
+
+    # ----------------------------------------------------------------------- epochs
+
+    def run(self) -> TrainResult:
+        """Train for the configured epochs (or until early stopping) and evaluate."""
+        started = time.perf_counter()
+        state, epochs = self.state, self.config.epochs
+        while state.epoch < epochs and not state.stopped_early:
+            self.run_epoch()
+        if self.best is not None and state.best_epoch is not None:
+            self.params.data[...] = self.best
+        self.check_finite(state.epoch, None)
+        return self.result(time.perf_counter() - started)
+
+    def run_epoch(self) -> EpochRecord:
+        state, config, data = self.state, self.config, self.data
+        epoch = state.epoch
+        lr = lr_at(config.optimizer.sgd.lr, config.lr_schedule, epoch, config.epochs)
+        started = time.perf_counter()
+        order = self.shuffle_rng.permutation(len(data.x_train))
+        batches = math.ceil(len(order) / self.batch)
+        loss_sum, correct = 0.0, 0
+        for b in range(batches):
+            idx = order[b * self.batch:(b + 1) * self.batch]
+            loss, right = self.step(idx, lr, epoch, b)
+            loss_sum += loss * len(idx)
+            correct += right
+            self.callback.on_batch(epoch + 1, b + 1, batches)
+        seconds = time.perf_counter() - started
+        state.train_seconds += seconds
+        state.samples_seen += len(order)
+        n = len(order)
+        val_loss, val_acc = self.evaluate(data.x_val, data.y_val)
+        record = EpochRecord(epoch + 1, lr, loss_sum / n + self.optimizer.l2_penalty(),
+                             correct / n if self.loss.classification else None,
+                             val_loss, val_acc, seconds)
+        state.history.append(record)
+        state.epoch += 1
+        self.check_finite(state.epoch, None)
+        self.track_best(record)
+        self.callback.on_epoch(record)
+        return record
+
+    def step(self, idx: np.ndarray, lr: float, epoch: int, batch: int) -> tuple[float, int]:
+        """One SGD step on the samples ``idx``: (mean data loss, correctly classified)."""
+        n = len(idx)
+        x = np.take(self.data.x_train, idx, axis=0, out=self.executor.x[:n], mode="clip")
+        y = np.take(self.data.y_train, idx, axis=0, out=self.loss.labels[:n], mode="clip")
+        scores = self.executor.forward(x, train=True)
+        loss = self.loss(scores, y)
+        if not math.isfinite(loss):
+            self.diverged(epoch + 1, batch + 1, f"the loss is {loss}")
+        right = self.loss.correct(scores, y) if self.loss.classification else 0
+        self.executor.backward(self.loss.dscores[:n])
+        self.optimizer.step(lr)
+        return loss, right
+
+    # ------------------------------------------------------------------- evaluation
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float | None, float | None]:
+        """Mean data loss and accuracy (None for regression) in inference mode."""
+        if len(x) == 0:
+            return None, None
+        loss_sum, correct = 0.0, 0
+        for start in range(0, len(x), self.batch):
+            xb, yb = x[start:start + self.batch], y[start:start + self.batch]
+            scores = self.executor.forward(xb, train=False)
+            loss_sum += self.loss(scores, yb) * len(xb)
+            if self.loss.classification:
+                correct += self.loss.correct(scores, yb)
+        accuracy = correct / len(x) if self.loss.classification else None
+        return loss_sum / len(x), accuracy
+
+    def track_best(self, record: EpochRecord) -> None:
+        stopping, state = self.config.early_stopping, self.state
+        if stopping is None:
+            return
+        value = record.val_loss if stopping.metric == "val_loss" else -record.val_accuracy
+        if state.best_metric is None or value < state.best_metric - stopping.min_delta:
+            state.best_metric, state.best_epoch, state.bad_epochs = value, record.epoch, 0
+            np.copyto(self.best, self.params.data)
+        else:
+            state.bad_epochs += 1
+            state.stopped_early = state.bad_epochs >= stopping.patience
+
+    def result(self, seconds: float) -> TrainResult:
+        state, data = self.state, self.data
+        train_loss, train_acc = self.evaluate(data.x_train, data.y_train)
+        val_loss, val_acc = self.evaluate(data.x_val, data.y_val)
+        speed = state.samples_seen / state.train_seconds if state.train_seconds else 0.0
+        return TrainResult(state.history, state.epoch, state.best_epoch, state.stopped_early,
+                           seconds, speed, train_loss, train_acc, val_loss, val_acc)
+
+    # --------------------------------------------------------------------- failures
+
+    def check_finite(self, epoch: int, batch: int | None) -> None:
+        if not math.isfinite(float(self.params.data.sum(dtype=np.float64))):
+            self.diverged(epoch, batch, "a parameter is not finite")
+
+    def diverged(self, epoch: int, batch: int | None, what: str) -> None:
+        bad = first_non_finite(self.params)
+        where = f"epoch {epoch}" + (f", step {batch}" if batch is not None else "")
+        lr = self.config.optimizer.sgd.lr
+        raise TrainingError(
+            f"training diverged at {where}: {what}"
+            + (f" (first non-finite parameter: {bad})" if bad else "")
+            + f"; try a smaller learning rate (train.optimizer.sgd.lr is {lr:g}, e.g. "
+              f"--set train.optimizer.sgd.lr={lr / 10:g})")
+
+
+def first_non_finite(params: ParamStore) -> str | None:
+    """The name of the first parameter holding a NaN or an infinity."""
+    for name, view in params.views.items():
+        if not np.isfinite(view).all():
+            return name
+    return None

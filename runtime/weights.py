@@ -1,0 +1,89 @@
+"""weights.npz: named float32 parameters (and the input preprocessing), written atomically."""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from nnc.compiler.plan import Plan
+from nnc.errors import DataError
+from nnc.files import write_atomic
+from nnc.runtime.data import Preprocess
+from nnc.runtime.params import ParamStore
+
+SHIFT, SCALE = "preprocess.shift", "preprocess.scale"
+
+
+def save_weights(path: str | os.PathLike, params: ParamStore,
+                 preprocess: Preprocess | None = None) -> None:
+    """Write every parameter by name (float32), plus ``preprocess.shift/scale`` if any."""
+    arrays = {name: a.astype(np.float32) for name, a in params.state_dict().items()}
+    if preprocess is not None:
+        arrays[SHIFT], arrays[SCALE] = preprocess.shift, preprocess.scale
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    write_atomic(path, buffer.getvalue())
+
+
+def load_weights(path: str | os.PathLike, plan: Plan) -> tuple[dict[str, np.ndarray],
+                                                                 Preprocess | None]:
+    """Read and check a weights file against ``plan``: every parameter present with its
+    shape, nothing unknown, all finite. Raises DataError naming the file and the array."""
+    path = Path(path)
+    arrays = read_npz(path)
+    expected = {p.name: p.shape for p in plan.graph.params}
+    missing = [n for n in expected if n not in arrays]
+    unknown = [n for n in arrays if n not in expected and n not in (SHIFT, SCALE)]
+    if missing or unknown:
+        parts = ([f"missing {', '.join(missing)}"] if missing else []) + \
+                ([f"unknown {', '.join(unknown)}"] if unknown else [])
+        raise DataError(f"does not match the spec {plan.graph.name!r}: {'; '.join(parts)} "
+                        "(was it written for another spec?)", file=str(path))
+    for name, shape in expected.items():
+        if arrays[name].shape != shape:
+            raise DataError(f"{name} has shape {list(arrays[name].shape)}, but the spec makes "
+                            f"it {list(shape)}", file=str(path))
+    preprocess = None
+    if SHIFT in arrays or SCALE in arrays:
+        features = int(np.prod(plan.graph.input_shape))
+        shift, scale = arrays.get(SHIFT), arrays.get(SCALE)
+        if shift is None or scale is None or shift.shape != (features,) or scale.shape != (features,):
+            raise DataError(f"{SHIFT} and {SCALE} must both be [{features}] arrays",
+                            file=str(path))
+        preprocess = Preprocess(shift, scale)
+    return {n: arrays[n] for n in expected}, preprocess
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    """All arrays of an .npz as float32, refusing pickles, non-numeric and non-finite data."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            raw = {name: npz[name] for name in npz.files}
+    except FileNotFoundError:
+        raise DataError("no such file", file=str(path)) from None
+    except IsADirectoryError:
+        raise DataError("is a directory, not a weights file", file=str(path)) from None
+    except PermissionError:
+        raise DataError("permission denied", file=str(path)) from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        raise DataError(f"not a readable .npz weights file ({_reason(e)})", file=str(path)) from None
+    out = {}
+    for name, array in raw.items():
+        if array.dtype.kind not in "fiu":
+            raise DataError(f"array {name!r} has dtype {array.dtype}, not numbers", file=str(path))
+        array = array.astype(np.float32)
+        if not np.isfinite(array).all():
+            raise DataError(f"array {name!r} holds NaN or infinite values", file=str(path))
+        out[name] = array
+    return out
+
+
+def _reason(error: Exception) -> str:
+    text = str(error).strip() or type(error).__name__
+    if "allow_pickle" in text:
+        return "it holds pickled Python objects, which nnc never loads"
+    return text.splitlines()[0][:120]
