@@ -52,13 +52,14 @@ class Trained:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def prepare(spec: str | os.PathLike, overrides: Iterable[str] = (),
+def prepare(spec: str | os.PathLike | SpecFile, overrides: Iterable[str] = (),
             max_memory: int | None = None) -> Prepared:
-    """Load, validate, compile and size a spec; refuse it if training would not fit."""
-    spec_file = load_spec(spec, overrides)
+    """Load (unless given loaded), validate, compile and size a spec; refuse it if
+    training would not fit in ``max_memory`` (default: the memory available now)."""
+    spec_file = spec if isinstance(spec, SpecFile) else load_spec(spec, overrides)
     graph = compile_spec(spec_file)
     sizing = size_graph(graph)
-    check_memory(sizing.memory, max_memory or available_memory(), str(spec))
+    check_memory(sizing.memory, max_memory or available_memory(), spec_file.source.file)
     return Prepared(spec_file, graph, lower_to_plan(graph), sizing)
 
 
@@ -159,9 +160,9 @@ def write_validation_set(out_dir: Path, trained: Trained) -> Path | None:
     d = trained.dataset
     if d is None or len(d.x_val_raw) == 0 or d.x_val_raw.nbytes > VAL_FILE_LIMIT:
         return None
-    buffer = io.BytesIO()
-    np.savez(buffer, x=d.x_val_raw, y=d.y_val)
-    write_atomic(out_dir / "val.npz", buffer.getvalue())
+    from nnc.runtime.weights import npz_bytes
+
+    write_atomic(out_dir / "val.npz", npz_bytes({"x": d.x_val_raw, "y": d.y_val}))
     return out_dir / "val.npz"
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from nnc.errors import DataError
-from nnc.runtime.sources import Context, Raw, brief, open_file, os_error
+from nnc.runtime.sources import Context, Raw, brief, kind_of, open_file, os_error
 from nnc.spec.sections import Cifar10
 
 PIXELS = 32 * 32 * 3
@@ -110,11 +110,12 @@ def read_cifar10(section: Cifar10, ctx: Context) -> Raw:
 
 def batch_files(folder: Path) -> list[Path]:
     """The data_batch_N files of ``folder`` by N; none is a DataError saying what is expected."""
-    if not folder.exists():
+    found = kind_of(folder)
+    if found is None:
         raise DataError("no such folder (relative paths are relative to the spec's folder); "
                         f"expected the CIFAR-10 python-version folder with {EXPECTED}",
                         file=str(folder))
-    if not folder.is_dir():
+    if found != "dir":
         hint = " (extract it with tar xzf and give the folder cifar-10-batches-py)" \
             if folder.name.endswith((".tar.gz", ".tgz", ".tar")) else ""
         raise DataError(f"is a file, expected the CIFAR-10 python-version folder with "
@@ -126,7 +127,7 @@ def batch_files(folder: Path) -> list[Path]:
     found = {int(m.group(1)): folder / n for n in names if (m := BATCH.fullmatch(n))}
     if not found:
         inner = folder / "cifar-10-batches-py"
-        hint = f"; did you mean {inner}?" if inner.is_dir() else ""
+        hint = f"; did you mean {inner}?" if kind_of(inner) == "dir" else ""
         listing = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "") or "nothing"
         raise DataError(f"no CIFAR-10 training batch: expected {EXPECTED}{hint} "
                         f"(the folder holds: {listing})", file=str(folder))
@@ -135,7 +136,7 @@ def batch_files(folder: Path) -> list[Path]:
 
 def check_meta(path: Path) -> None:
     """If ``batches.meta`` is there, its b'label_names' must name 10 classes."""
-    if not path.exists():
+    if kind_of(path) is None:
         return
     meta = unpickle(path)
     if not isinstance(meta, dict):

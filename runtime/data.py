@@ -91,10 +91,10 @@ def load_data(data: DataSpec, *, base_dir: Path, features: int, outputs: int, lo
     key, section = data.chosen
     raw = SOURCES[key](section, Context(Path(base_dir), spec_file, f"data.{key}", seed))
     classes = check_network(raw, features, outputs, loss, spec_file)
-    x, y = checked(raw, raw.x, raw.y, "x", "y", loss, outputs)
+    x, y = check_samples(raw, raw.x, raw.y, "x", "y", loss, outputs)
     if raw.x_val is not None:
         x_val_raw = as_float(raw.x_val)
-        x_val_raw, y_val = checked(raw, x_val_raw, raw.y_val, "x_val", "y_val", loss, outputs)
+        x_val_raw, y_val = check_samples(raw, x_val_raw, raw.y_val, "x_val", "y_val", loss, outputs)
         x_train = as_float(x)
     else:
         train, val = split(len(y), data.val_split, y if classes else None, seed)
@@ -137,8 +137,8 @@ def check_network(raw: Raw, features: int, outputs: int, loss: str, spec_file: s
     return None
 
 
-def checked(raw: Raw, x: np.ndarray, y: np.ndarray, x_name: str, y_name: str, loss: str,
-            outputs: int) -> tuple[np.ndarray, np.ndarray]:
+def check_samples(raw: Raw, x: np.ndarray, y: np.ndarray, x_name: str, y_name: str, loss: str,
+                  outputs: int) -> tuple[np.ndarray, np.ndarray]:
     """x with finite values; y as int64 [N] labels or float32 [N, outputs] targets."""
     if len(y) != len(x):
         raise raw.origin.error(f"{x_name} has {len(x)} samples", f", but {y_name} has {len(y)}")
@@ -243,7 +243,12 @@ def _shares(want: np.ndarray, counts: np.ndarray, total: int) -> np.ndarray:
 
 
 def take(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """x[rows] as a new float32 C-contiguous array (uint8 pixels converted once)."""
+    """x[rows] (rows sorted, unique) as float32 C-contiguous, uint8 pixels converted once.
+
+    Every row: x itself when it already is float32 C-contiguous (no copy).
+    """
+    if len(rows) == len(x):
+        return as_float(x)
     return np.ascontiguousarray(x[rows], dtype=np.float32)
 
 
@@ -274,7 +279,11 @@ def fit(x: np.ndarray, *, standardize: bool, pixels: str | None) -> Preprocess |
 
 
 def moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-feature mean (float32 [D]) and std (float64 [D]) of x [N, D], in float64 by chunks."""
+    """Per-feature mean (float32 [D]) and std (float64 [D]) of x [N, D], in float64 by chunks.
+
+    The std of a constant feature is exactly 0 (not a rounding residue that would blow up
+    1 / std).
+    """
     rows = max(1, CHUNK // max(1, x.shape[1]))
     total = np.zeros(x.shape[1], dtype=np.float64)
     for start in range(0, len(x), rows):
@@ -284,4 +293,6 @@ def moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     for start in range(0, len(x), rows):
         d = x[start:start + rows] - mean
         squares += np.einsum("ij,ij->j", d, d)
-    return mean.astype(np.float32), np.sqrt(squares / len(x))
+    constant = x.min(axis=0) == x.max(axis=0)
+    std = np.where(constant, 0.0, np.sqrt(squares / len(x)))
+    return mean.astype(np.float32), std

@@ -13,6 +13,8 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import os
+import stat
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -83,8 +85,10 @@ class Origin:
             at = f" at row {row}" + (f", column {column}" if column is not None else "")
         return Problem(what + at + rest, file=self.file, path=self.field or part)
 
-    def error(self, what: str, rest: str = "", **where: object) -> DataError:
-        return DataError(self.problem(what, rest, **where))  # type: ignore[arg-type]
+    def error(self, what: str, rest: str = "", *, part: str | None = None,
+              row: int | None = None, column: int | None = None) -> DataError:
+        """The DataError of :meth:`problem`."""
+        return DataError(self.problem(what, rest, part=part, row=row, column=column))
 
 
 @dataclass
@@ -156,11 +160,23 @@ def function(section: Function, ctx: Context) -> Raw:
 
 # ------------------------------------------------------------------------ files
 
+def kind_of(path: Path) -> str | None:
+    """"dir", "file" (anything else that exists) or None (missing); other OSErrors, like a
+    folder on the way that may not be searched, are DataErrors."""
+    try:
+        return "dir" if stat.S_ISDIR(os.stat(path).st_mode) else "file"
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as e:
+        raise os_error(path, e) from None
+
+
 def check_file(path: Path, kind: str) -> None:
     """Raise a DataError unless ``path`` is an existing file (not a folder)."""
-    if path.is_dir():
+    found = kind_of(path)
+    if found == "dir":
         raise DataError(f"is a directory, expected {kind}", file=str(path))
-    if not path.exists():
+    if found is None:
         raise DataError("no such file (relative paths are relative to the spec's folder)",
                         file=str(path))
 
@@ -339,7 +355,8 @@ def _label_column(header: list[str], label: str, origin: Origin) -> int:
     if label not in header:
         close = difflib.get_close_matches(label, header, n=1, cutoff=0.5)
         hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise error(f"no label column '{label}'{hint} (the columns: {', '.join(header)})")
+        listing = ", ".join(header[:20]) + (", ..." if len(header) > 20 else "")
+        raise error(f"no label column '{label}'{hint} (the columns: {listing})")
     if len(header) == 1:
         raise error(f"no feature columns: the only column is the label '{label}'")
     return header.index(label)

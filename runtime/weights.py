@@ -24,9 +24,19 @@ def save_weights(path: str | os.PathLike, params: ParamStore,
     arrays = {name: a.astype(np.float32) for name, a in params.state_dict().items()}
     if preprocess is not None:
         arrays[SHIFT], arrays[SCALE] = preprocess.shift, preprocess.scale
+    write_atomic(path, npz_bytes(arrays))
+
+
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """An .npz archive with fixed timestamps: the same arrays give the same bytes."""
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    write_atomic(path, buffer.getvalue())
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for name, array in arrays.items():
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            archive.writestr(info, member.getvalue())
+    return buffer.getvalue()
 
 
 def load_weights(path: str | os.PathLike, plan: Plan) -> tuple[dict[str, np.ndarray],
