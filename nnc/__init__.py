@@ -8,7 +8,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_API = ("load", "compile", "summarize")
+_API = ("load", "compile", "summarize", "train", "export", "predict")
 
 
 def __getattr__(name: str) -> Any:

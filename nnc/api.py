@@ -4,15 +4,28 @@
     spec = nnc.load("models/digits.yaml", overrides=["train.epochs=5"])
     graph = nnc.compile(spec)
     print(nnc.summarize(graph).totals.params)
+    trained = nnc.train(spec)                  # or nnc.train(spec, x=X, y=Y)
+    model = nnc.export(spec, trained, "digits.onnx")
+    scores = nnc.predict("digits.onnx", X)
 """
 
 from __future__ import annotations
 
+import math
 import os
-from typing import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+import numpy as np
 
 from nnc.compiler import Graph, SizingReport, compile_spec, size_graph
+from nnc.errors import SpecError
 from nnc.spec import Spec, SpecFile, load_spec
+
+if TYPE_CHECKING:
+    import onnx
+
+    from nnc.pipeline import Trained
 
 
 def load(path: str | os.PathLike, overrides: Iterable[str] = ()) -> SpecFile:
@@ -28,3 +41,57 @@ def compile(spec: Spec | SpecFile) -> Graph:  # noqa: A001 - the verb users expe
 def summarize(graph: Graph, batch_size: int | None = None) -> SizingReport:
     """The sizing report of a graph: per-node and total counts, MACs, training memory."""
     return size_graph(graph, batch_size)
+
+
+def train(spec: SpecFile | str | os.PathLike, x: np.ndarray | None = None,
+          y: np.ndarray | None = None, x_val: np.ndarray | None = None,
+          y_val: np.ndarray | None = None, callback: Any = None) -> "Trained":
+    """Train a spec on its own ``data`` section, or on arrays: x [N, *input] and y (class
+    indices [N], or targets [N, outputs] for mse), validation from ``x_val``/``y_val`` or
+    from ``data.val_split`` (0.2 without a data section).
+
+    Returns a Trained with ``params`` (a ParamStore: ``state_dict()`` gives the arrays),
+    ``dataset`` and ``result`` (history and final metrics). Without data, the initial
+    weights."""
+    from nnc import pipeline
+
+    prepared = pipeline.prepare(spec if isinstance(spec, SpecFile) else load(spec))
+    if x is None:
+        return pipeline.train(prepared, callback)
+    from nnc.runtime.data import from_arrays
+
+    s = prepared.spec_file.spec
+    if s.loss is None:
+        raise SpecError(prepared.spec_file.problem(("loss",), "training needs a loss"))
+    dataset = from_arrays(x, y, x_val, y_val, features=math.prod(prepared.graph.input_shape),
+                          outputs=math.prod(prepared.graph.output_shape), loss=s.loss,
+                          seed=s.train.seed,
+                          val_split=s.data.val_split if s.data else 0.2,
+                          standardize=bool(s.data and s.data.standardize))
+    return pipeline.train(prepared, callback, dataset=dataset)
+
+
+def export(spec: SpecFile | str | os.PathLike, trained: "Trained",
+           path: str | os.PathLike | None = None) -> "onnx.ModelProto":
+    """The ONNX model of ``trained``, checked by onnx.checker and against onnxruntime;
+    written (atomically) to ``path`` if given."""
+    from nnc import pipeline
+    from nnc.files import write_atomic
+
+    prepared = pipeline.prepare(spec if isinstance(spec, SpecFile) else load(spec))
+    preprocess = trained.dataset.preprocess if trained.dataset is not None else None
+    model = pipeline.export_model(prepared, trained.params, preprocess)
+    pipeline.verify_model(prepared, trained, model)
+    if path is not None:
+        write_atomic(Path(path), model.SerializeToString())
+    return model
+
+
+def predict(model: str | os.PathLike | "onnx.ModelProto", x: np.ndarray,
+            output: str = "scores") -> np.ndarray:
+    """onnxruntime's ``output`` ("scores" or "probabilities") for raw features x [N, ...]."""
+    from nnc.runtime import onnx_run
+
+    proto = onnx_run.read_model(model) if isinstance(model, (str, os.PathLike)) else model
+    sess = onnx_run.session(proto)
+    return onnx_run.run(sess, np.asarray(x, dtype=np.float32), [output])[0]

@@ -78,24 +78,27 @@ def available_memory() -> int:
         return 1 << 62
 
 
-def train(prepared: Prepared, callback: Any = None, threads: int | None = None) -> Trained:
-    """Initialize the parameters from the seed and, when the spec has data, train them."""
+def train(prepared: Prepared, callback: Any = None, threads: int | None = None,
+          dataset: Any = None) -> Trained:
+    """Initialize the parameters from the seed and, when there is data (the spec's, or
+    ``dataset``), train them."""
     from nnc.runtime.data import load_data
     from nnc.runtime.params import ParamStore
     from nnc.runtime.trainer import Trainer
 
     spec, spec_file = prepared.spec_file.spec, prepared.spec_file
     params = ParamStore(prepared.plan).initialize(spec.train.seed)
-    if spec.data is None:
+    if spec.data is None and dataset is None:
         return Trained(params)
     if spec.loss is None:
         raise SpecError(spec_file.problem(("data",), "data is given but no loss: add e.g. "
                                           "`loss: softmax_cross_entropy` to train"))
     graph = prepared.graph
-    dataset = load_data(spec.data, base_dir=spec_file.base_dir,
-                        features=math.prod(graph.input_shape),
-                        outputs=math.prod(graph.output_shape), loss=spec.loss,
-                        seed=spec.train.seed, spec_file=str(spec_file.source.file))
+    if dataset is None:
+        dataset = load_data(spec.data, base_dir=spec_file.base_dir,
+                            features=math.prod(graph.input_shape),
+                            outputs=math.prod(graph.output_shape), loss=spec.loss,
+                            seed=spec.train.seed, spec_file=str(spec_file.source.file))
     trainer = Trainer(prepared.plan, params, dataset, spec.train, spec.loss, callback)
     with blas_threads(threads or spec.train.threads):
         result = trainer.run()

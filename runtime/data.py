@@ -90,6 +90,34 @@ def load_data(data: DataSpec, *, base_dir: Path, features: int, outputs: int, lo
     """
     key, section = data.chosen
     raw = SOURCES[key](section, Context(Path(base_dir), spec_file, f"data.{key}", seed))
+    return make_dataset(raw, features=features, outputs=outputs, loss=loss, seed=seed,
+                        val_split=data.val_split, standardize=data.standardize,
+                        spec_file=spec_file)
+
+
+def from_arrays(x: np.ndarray, y: np.ndarray, x_val: np.ndarray | None = None,
+                y_val: np.ndarray | None = None, *, features: int, outputs: int, loss: str,
+                seed: int = 0, val_split: float = 0.2, standardize: bool = False) -> Dataset:
+    """A Dataset from arrays in memory (the Python API's ``nnc.train(spec, x=..., y=...)``),
+    with the same checks, split and preprocessing as a data file."""
+    if (x_val is None) != (y_val is None):
+        raise DataError("give both x_val and y_val, or neither", file="<arrays>")
+    for name, a in (("x", x), ("y", y), ("x_val", x_val), ("y_val", y_val)):
+        a = np.asarray(a) if a is not None else None
+        if a is not None and (a.ndim == 0 or a.dtype.kind not in "fiub"):
+            raise DataError(f"{name} must be an array of numbers with one row per sample "
+                            f"(got {a.dtype}, shape {list(a.shape)})", file="<arrays>")
+    as_array = sources.as_features
+    raw = Raw("arrays", as_array(np.asarray(x)), np.asarray(y), Origin("<arrays>"), "x",
+              x_val=None if x_val is None else as_array(np.asarray(x_val)),
+              y_val=None if y_val is None else np.asarray(y_val))
+    return make_dataset(raw, features=features, outputs=outputs, loss=loss, seed=seed,
+                        val_split=val_split, standardize=standardize, spec_file="<arrays>")
+
+
+def make_dataset(raw: Raw, *, features: int, outputs: int, loss: str, seed: int,
+                 val_split: float, standardize: bool, spec_file: str) -> Dataset:
+    """Check samples read by a source against the network, split and preprocess them."""
     classes = check_network(raw, features, outputs, loss, spec_file)
     x, y = check_samples(raw, raw.x, raw.y, "x", "y", loss, outputs)
     if raw.x_val is not None:
@@ -97,9 +125,9 @@ def load_data(data: DataSpec, *, base_dir: Path, features: int, outputs: int, lo
         x_val_raw, y_val = check_samples(raw, x_val_raw, raw.y_val, "x_val", "y_val", loss, outputs)
         x_train = as_float(x)
     else:
-        train, val = split(len(y), data.val_split, y if classes else None, seed)
+        train, val = split(len(y), val_split, y if classes else None, seed)
         x_train, y, x_val_raw, y_val = take(x, train), y[train], take(x, val), y[val]
-    preprocess = fit(x_train, standardize=data.standardize, pixels=raw.pixels)
+    preprocess = fit(x_train, standardize=standardize, pixels=raw.pixels)
     x_val = x_val_raw
     if preprocess is not None:
         preprocess.apply(x_train, inplace=True)

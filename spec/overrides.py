@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any, Iterable
 
@@ -19,15 +20,23 @@ def apply_overrides(source: Source, overrides: Iterable[str]) -> None:
     are numbers (``layers.0.units=50``); missing mappings on the way are created.
     """
     for text in overrides:
-        key, sep, value_text = text.partition("=")
-        parts = key.strip().split(".") if key.strip() else []
-        if not sep or not parts or any(not p for p in parts):
-            raise SpecError(f"{OVERRIDE_FILE} {text!r}: expected KEY.PATH=VALUE, "
-                            "e.g. layers.0.units=50 or train.optimizer.sgd.lr=0.1")
-        value = _parse_value(text, value_text)
-        if not isinstance(source.data, dict):
-            raise SpecError(f"{OVERRIDE_FILE} {text!r}: the spec is not a mapping")
-        _assign(source, parts, value, text)
+        try:
+            _apply_one(source, text)
+        except SpecError as e:  # name the spec file the override was applied to
+            raise SpecError([dataclasses.replace(p, file=p.file or source.file)
+                             for p in e.problems]) from None
+
+
+def _apply_one(source: Source, text: str) -> None:
+    key, sep, value_text = text.partition("=")
+    parts = key.strip().split(".") if key.strip() else []
+    if not sep or not parts or any(not p for p in parts):
+        raise SpecError(f"{OVERRIDE_FILE} {text!r}: expected KEY.PATH=VALUE, "
+                        "e.g. layers.0.units=50 or train.optimizer.sgd.lr=0.1")
+    value = _parse_value(text, value_text)
+    if not isinstance(source.data, dict):
+        raise SpecError(f"{OVERRIDE_FILE} {text!r}: the spec is not a mapping")
+    _assign(source, parts, value, text)
 
 
 def _parse_value(text: str, value_text: str) -> Any:
