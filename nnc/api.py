@@ -81,7 +81,7 @@ def export(spec: SpecFile | str | os.PathLike, trained: "Trained",
     prepared = pipeline.prepare(spec if isinstance(spec, SpecFile) else load(spec))
     preprocess = trained.dataset.preprocess if trained.dataset is not None else None
     model = pipeline.export_model(prepared, trained.params, preprocess)
-    pipeline.verify_model(prepared, trained, model)
+    pipeline.verify_model(prepared, trained, model, preprocess)
     if path is not None:
         write_atomic(Path(path), model.SerializeToString())
     return model

@@ -268,7 +268,7 @@ def export(spec: Path, overrides: tuple[str, ...], weights_path: Path, output: P
     params = ParamStore(prepared.plan)
     params.load_state_dict(arrays)
     model = pipeline.export_model(prepared, params, preprocess)
-    parity = pipeline.verify_model(prepared, pipeline.Trained(params), model, threads)
+    parity = pipeline.verify_model(prepared, pipeline.Trained(params), model, preprocess, threads)
     write_atomic(output, model.SerializeToString())
     click.echo(f"wrote {output} (opset {model.opset_import[0].version}); onnxruntime parity ok: "
                f"max abs diff {parity.max_abs_diff:.2g} on {parity.samples} samples")

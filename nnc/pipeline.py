@@ -197,7 +197,8 @@ def export_model(prepared: Prepared, params: Any, preprocess: Any = None,
     return model
 
 
-def verify_model(prepared: Prepared, trained: Trained, model: Any, threads: int | None = None):
+def verify_model(prepared: Prepared, trained: Trained, model: Any, preprocess: Any = None,
+                 threads: int | None = None):
     """Parity of onnxruntime and NumPy on the validation inputs (or random ones)."""
     from nnc.runtime.parity import check_parity
 
@@ -207,7 +208,8 @@ def verify_model(prepared: Prepared, trained: Trained, model: Any, threads: int 
     else:
         rng = np.random.default_rng(prepared.spec_file.spec.train.seed)
         x = rng.standard_normal((256, math.prod(prepared.graph.input_shape))).astype(np.float32)
-    preprocess = d.preprocess if d is not None else None
+        if preprocess is not None:  # random inputs on the scale of the raw features
+            x = x / preprocess.scale + preprocess.shift
     return check_parity(prepared.plan, trained.params, model, x, preprocess, threads)
 
 
@@ -218,7 +220,7 @@ def build(prepared: Prepared, out_dir: Path, callback: Any = None,
     metrics = _metrics(trained)
     preprocess = trained.dataset.preprocess if trained.dataset is not None else None
     model = export_model(prepared, trained.params, preprocess, metrics)
-    parity = verify_model(prepared, trained, model, threads)
+    parity = verify_model(prepared, trained, model, preprocess, threads)
     out_dir.mkdir(parents=True, exist_ok=True)
     model_path = out_dir / "model.onnx"
     trained.extra["onnx"] = {"path": str(model_path), "opset": model.opset_import[0].version,
