@@ -10,6 +10,7 @@ import functools
 import json
 import os
 import re
+import shlex
 import sys
 import traceback
 from pathlib import Path
@@ -95,6 +96,30 @@ threads_option = click.option(
     help="BLAS and onnxruntime threads (default: train.threads, else chosen by size).")
 quiet_option = click.option("-q", "--quiet", is_flag=True,
                             help="No progress bar (it is only drawn on a terminal anyway).")
+resume_option = click.option(
+    "--resume", is_flag=True,
+    help="Continue from the newest valid checkpoint in OUT/checkpoints (the result is "
+         "bit-identical to an uninterrupted run).")
+force_option = click.option(
+    "--force", is_flag=True,
+    help="With --resume: resume even if training-relevant spec fields or the data changed.")
+
+
+def _run_training(command: str, spec: Path, overrides: tuple[str, ...], out: Path, run):
+    """Run ``run(should_stop)`` with SIGINT/SIGTERM turned into a checkpoint and a clean
+    stop; the error then says how to resume."""
+    from nnc.errors import Interrupted, Problem
+    from nnc.interrupts import StopOnSignal
+
+    try:
+        with StopOnSignal() as stop:
+            return run(stop)
+    except Interrupted as e:
+        sets = "".join(f" --set {shlex.quote(o)}" for o in overrides)
+        e.problems.append(Problem(f"checkpoint written to {out / 'checkpoints'}; resume with: "
+                                  f"nnc {command} {shlex.quote(str(spec))} -o "
+                                  f"{shlex.quote(str(out))}{sets} --resume"))
+        raise
 
 
 def output_option(help_text: str):
@@ -194,9 +219,11 @@ def summary(spec: Path, overrides: tuple[str, ...], max_memory: int | None, as_j
 @output_option("Output folder (default: build/NAME/).")
 @threads_option
 @quiet_option
+@resume_option
+@force_option
 @reports_errors
 def train(spec: Path, overrides: tuple[str, ...], max_memory: int | None, out_dir: Path | None,
-          threads: int | None, quiet: bool) -> None:
+          threads: int | None, quiet: bool, resume: bool, force: bool) -> None:
     """Train SPEC with the NumPy runtime; write weights.npz, history.csv and report.json.
 
     With `epochs: 0` the initial weights are written (they depend only on the spec and
@@ -207,7 +234,8 @@ def train(spec: Path, overrides: tuple[str, ...], max_memory: int | None, out_di
     prepared = pipeline.prepare(spec, overrides, max_memory)
     out = _out_dir(out_dir, prepared.name)
     progress = TerminalProgress(prepared.spec_file.spec.train.epochs, enabled=False if quiet else None)
-    trained = pipeline.train(prepared, progress, threads)
+    trained = _run_training("train", spec, overrides, out, lambda stop: pipeline.train(
+        prepared, progress, threads, out_dir=out, resume=resume, force=force, should_stop=stop))
     pipeline.write_training_outputs(out, prepared, trained)
     for line in _train_summary(pipeline.report_dict(prepared, trained)):
         click.echo(line)
@@ -221,9 +249,11 @@ def train(spec: Path, overrides: tuple[str, ...], max_memory: int | None, out_di
 @output_option("Output folder (default: build/NAME/).")
 @threads_option
 @quiet_option
+@resume_option
+@force_option
 @reports_errors
 def build(spec: Path, overrides: tuple[str, ...], max_memory: int | None, out_dir: Path | None,
-          threads: int | None, quiet: bool) -> None:
+          threads: int | None, quiet: bool, resume: bool, force: bool) -> None:
     """The main job: validate SPEC, print its sizing table, train it (when it has data),
     export it to ONNX, check that onnxruntime computes what NumPy computed, and write
     model.onnx, weights.npz, report.json, summary.txt, history.csv (and val.npz) to
@@ -236,7 +266,8 @@ def build(spec: Path, overrides: tuple[str, ...], max_memory: int | None, out_di
     out = _out_dir(out_dir, prepared.name)
     click.echo(sizing_table(prepared.sizing))
     progress = TerminalProgress(prepared.spec_file.spec.train.epochs, enabled=False if quiet else None)
-    report = pipeline.build(prepared, out, progress, threads)
+    report = _run_training("build", spec, overrides, out, lambda stop: pipeline.build(
+        prepared, out, progress, threads, resume=resume, force=force, should_stop=stop))
     for line in _train_summary(report):
         click.echo(line)
     o = report["onnx"]

@@ -72,3 +72,18 @@ class ParityError(ExportError):
     """Raised when onnxruntime does not compute what the NumPy runtime computed."""
 
     exit_code = 1
+
+
+class Interrupted(NncError):
+    """Raised when SIGINT or SIGTERM stopped training (after a checkpoint was written).
+
+    The exit code is 128 + the signal number: 130 for SIGINT, 143 for SIGTERM.
+    """
+
+    def __init__(self, signal: int, where: str):
+        import signal as signals
+
+        self.signal, self.where = signal, where
+        self.exit_code = 128 + signal
+        name = signals.Signals(signal).name if signal in iter(signals.Signals) else str(signal)
+        super().__init__(f"interrupted by {name} {where}")

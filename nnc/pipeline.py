@@ -79,9 +79,12 @@ def available_memory() -> int:
 
 
 def train(prepared: Prepared, callback: Any = None, threads: int | None = None,
-          dataset: Any = None) -> Trained:
+          dataset: Any = None, out_dir: Path | None = None, resume: bool = False,
+          force: bool = False, should_stop: Any = None) -> Trained:
     """Initialize the parameters from the seed and, when there is data (the spec's, or
-    ``dataset``), train them."""
+    ``dataset``), train them. With ``out_dir``, checkpoints go to out_dir/checkpoints;
+    ``resume`` continues from the newest valid one (``force``: even if the spec or the
+    data changed); ``should_stop()`` returning a signal number stops after the step."""
     from nnc.runtime.data import load_data
     from nnc.runtime.params import ParamStore
     from nnc.runtime.trainer import Trainer
@@ -99,10 +102,44 @@ def train(prepared: Prepared, callback: Any = None, threads: int | None = None,
                             features=math.prod(graph.input_shape),
                             outputs=math.prod(graph.output_shape), loss=spec.loss,
                             seed=spec.train.seed, spec_file=str(spec_file.source.file))
-    trainer = Trainer(prepared.plan, params, dataset, spec.train, spec.loss, callback)
+    trainer = Trainer(prepared.plan, params, dataset, spec.train, spec.loss, callback,
+                      should_stop=should_stop)
+    notes: list[str] = []
+    if out_dir is not None:
+        trainer.checkpoint = _checkpoints(trainer, spec, dataset, out_dir, resume, force, notes)
+    for note in notes:
+        if callback is not None and hasattr(callback, "on_note"):
+            callback.on_note(note)
     with blas_threads(threads or spec.train.threads):
         result = trainer.run()
-    return Trained(params, dataset, result)
+    return Trained(params, dataset, result, {"notes": notes} if notes else {})
+
+
+def _checkpoints(trainer: Any, spec: Any, dataset: Any, out_dir: Path, resume: bool,
+                 force: bool, notes: list[str]):
+    """The trainer's checkpoint hook; with ``resume``, the trainer restored from the newest."""
+    from nnc.errors import DataError
+    from nnc.runtime.checkpoint import CheckpointStore, changes, fingerprint, restore
+
+    store = CheckpointStore(out_dir / "checkpoints", spec.train.keep_checkpoints,
+                            fingerprint(spec, dataset))
+    if not resume:
+        store.clear()
+    else:
+        checkpoint, skipped = store.latest()
+        notes.extend(f"skipped {line}" for line in skipped)
+        if checkpoint is None:
+            notes.append(f"no checkpoint in {store.folder}: training from the start")
+        else:
+            changed = changes(checkpoint.meta["fingerprint"], store.run_fingerprint)
+            if changed and not force:
+                raise DataError(f"was written for another spec or data; changed since: "
+                                f"{', '.join(changed)} (--force resumes anyway)",
+                                file=str(checkpoint.path))
+            restore(trainer, checkpoint)
+            notes.append(f"resumed from {checkpoint.path} ({checkpoint.where})")
+    every = spec.train.checkpoint_every
+    return store.save if every or trainer.should_stop else None
 
 
 def blas_threads(threads: int | None):
@@ -213,10 +250,11 @@ def verify_model(prepared: Prepared, trained: Trained, model: Any, preprocess: A
     return check_parity(prepared.plan, trained.params, model, x, preprocess, threads)
 
 
-def build(prepared: Prepared, out_dir: Path, callback: Any = None,
-          threads: int | None = None) -> dict[str, Any]:
+def build(prepared: Prepared, out_dir: Path, callback: Any = None, threads: int | None = None,
+          resume: bool = False, force: bool = False, should_stop: Any = None) -> dict[str, Any]:
     """The main job: train (if the spec has data), export, verify, write everything."""
-    trained = train(prepared, callback, threads)
+    trained = train(prepared, callback, threads, out_dir=out_dir, resume=resume, force=force,
+                    should_stop=should_stop)
     metrics = _metrics(trained)
     preprocess = trained.dataset.preprocess if trained.dataset is not None else None
     model = export_model(prepared, trained.params, preprocess, metrics)

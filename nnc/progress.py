@@ -28,6 +28,10 @@ class TerminalProgress(Callback):
                           f"{batch}/{batches}")
         self.stream.flush()
 
+    def on_note(self, text: str) -> None:
+        self.stream.write(("\r\033[K" if self.enabled else "") + text + "\n")
+        self.stream.flush()
+
     def on_epoch(self, record: EpochRecord) -> None:
         if not self.enabled:
             return

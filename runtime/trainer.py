@@ -1,7 +1,9 @@
 """The training loop: epochs of shuffled minibatches, validation, early stopping.
 
 The trainer never prints; it reports to a ``Callback`` (the CLI draws the progress).
-All of its mutable state lives in ``TrainState`` so that a run can be checkpointed.
+Everything that changes while it trains lives in ``TrainState``, the parameters, the
+momentum and the two random generators: a checkpoint of those resumes the run exactly,
+even in the middle of an epoch.
 """
 
 from __future__ import annotations
@@ -9,12 +11,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from nnc.compiler.plan import Plan
-from nnc.errors import DataError, TrainingError
+from nnc.errors import DataError, Interrupted, TrainingError
 from nnc.runtime.data import Dataset
 from nnc.runtime.executor import Executor
 from nnc.runtime.losses import LOSSES, Loss
@@ -69,12 +71,19 @@ class Callback:
     def on_epoch(self, record: EpochRecord) -> None:
         pass
 
+    def on_note(self, text: str) -> None:
+        """Something the user should know (e.g. where a resumed run continues from)."""
+
 
 @dataclass
 class TrainState:
-    """Everything that changes during training (what a checkpoint must hold)."""
+    """Everything that changes during training besides the arrays (what a checkpoint holds)."""
 
     epoch: int = 0  # epochs completed
+    batch: int = 0  # batches completed in the current epoch
+    loss_sum: float = 0.0  # of the current epoch so far
+    correct: int = 0
+    epoch_seconds: float = 0.0
     history: list[EpochRecord] = field(default_factory=list)
     best_metric: float | None = None
     best_epoch: int | None = None
@@ -83,14 +92,29 @@ class TrainState:
     train_seconds: float = 0.0
     samples_seen: int = 0
 
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainState":
+        history = [EpochRecord(**r) for r in data.get("history", [])]
+        return cls(**{**data, "history": history})
+
 
 class Trainer:
-    """Trains ``params`` (initialized by the caller) on ``data`` as ``config`` says."""
+    """Trains ``params`` (initialized by the caller) on ``data`` as ``config`` says.
+
+    ``checkpoint(trainer)`` is called every ``config.checkpoint_every`` epochs and when
+    ``should_stop()`` returns a signal number (checked after every step).
+    """
 
     def __init__(self, plan: Plan, params: ParamStore, data: Dataset, config: TrainSpec,
-                 loss: str, callback: Callback | None = None):
+                 loss: str, callback: Callback | None = None,
+                 checkpoint: Callable[["Trainer"], Any] | None = None,
+                 should_stop: Callable[[], int | None] | None = None):
         self.plan, self.params, self.data, self.config = plan, params, data, config
         self.callback = callback or Callback()
+        self.checkpoint, self.should_stop = checkpoint, should_stop
         self.batch = max(1, min(config.batch_size, len(data.x_train)))
         seed = config.seed
         self.shuffle_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(SHUFFLE_STREAM,)))
@@ -103,15 +127,20 @@ class Trainer:
                              momentum=sgd.momentum, nesterov=sgd.nesterov, l2=config.l2,
                              clip_grad_norm=config.clip_grad_norm)
         self.best = np.empty_like(params.data) if config.early_stopping else None
+        self.order: np.ndarray | None = None  # the current epoch's shuffled sample order
         self.state = TrainState()
         if config.early_stopping and len(data.x_val) == 0:
             raise DataError("train.early_stopping needs a validation set: set data.val_split "
                             "above 0 (or give x_val/y_val)")
 
+    @property
+    def noise_rng(self) -> np.random.Generator:
+        return self.executor.rng
+
     # ----------------------------------------------------------------------- epochs
 
     def run(self) -> TrainResult:
-        """Train for the configured epochs (or until early stopping) and evaluate."""
+        """Train until the configured epochs are done (or early stopping), then evaluate."""
         started = time.perf_counter()
         state, epochs = self.state, self.config.epochs
         # overflow is reported as divergence, by the checks of each step, not as warnings
@@ -124,33 +153,49 @@ class Trainer:
 
     def run_epoch(self) -> EpochRecord:
         state, config, data = self.state, self.config, self.data
-        epoch = state.epoch
-        lr = lr_at(config.optimizer.sgd.lr, config.lr_schedule, epoch, config.epochs)
-        started = time.perf_counter()
-        order = self.shuffle_rng.permutation(len(data.x_train))
-        batches = math.ceil(len(order) / self.batch)
-        loss_sum, correct = 0.0, 0
-        for b in range(batches):
-            idx = order[b * self.batch:(b + 1) * self.batch]
-            loss, right = self.step(idx, lr, epoch, b)
-            loss_sum += loss * len(idx)
-            correct += right
-            self.callback.on_batch(epoch + 1, b + 1, batches)
-        seconds = time.perf_counter() - started
-        state.train_seconds += seconds
-        state.samples_seen += len(order)
-        n = len(order)
-        val_loss, val_acc = self.evaluate(data.x_val, data.y_val)
-        record = EpochRecord(epoch + 1, lr, loss_sum / n + self.optimizer.l2_penalty(),
-                             correct / n if self.loss.classification else None,
-                             val_loss, val_acc, seconds)
+        lr = lr_at(config.optimizer.sgd.lr, config.lr_schedule, state.epoch, config.epochs)
+        if self.order is None:  # a fresh epoch (a resumed one brings its order along)
+            self.order = self.shuffle_rng.permutation(len(data.x_train))
+        batches = math.ceil(len(self.order) / self.batch)
+        while state.batch < batches:
+            started = time.perf_counter()
+            idx = self.order[state.batch * self.batch:(state.batch + 1) * self.batch]
+            loss, right = self.step(idx, lr)
+            state.loss_sum += loss * len(idx)
+            state.correct += right
+            state.batch += 1
+            state.epoch_seconds += time.perf_counter() - started
+            self.callback.on_batch(state.epoch + 1, state.batch, batches)
+            signal = self.should_stop() if self.should_stop else None
+            if signal is not None and state.batch < batches:
+                self.interrupt(signal)
+        record = self.finish_epoch(lr)
+        signal = self.should_stop() if self.should_stop else None
+        every, last = config.checkpoint_every, state.epoch == config.epochs or state.stopped_early
+        if self.checkpoint and (signal is not None or (every and (state.epoch % every == 0
+                                                                  or last))):
+            self.checkpoint(self)
+        if signal is not None and state.epoch < config.epochs and not state.stopped_early:
+            raise Interrupted(signal, f"at the end of epoch {state.epoch}")
+        return record
+
+    def finish_epoch(self, lr: float) -> EpochRecord:
+        state, n = self.state, len(self.order)
+        val_loss, val_acc = self.evaluate(self.data.x_val, self.data.y_val)
+        record = EpochRecord(state.epoch + 1, lr, state.loss_sum / n + self.optimizer.l2_penalty(),
+                             state.correct / n if self.loss.classification else None,
+                             val_loss, val_acc, state.epoch_seconds)
         state.history.append(record)
+        state.train_seconds += state.epoch_seconds
+        state.samples_seen += n
         state.epoch += 1
+        state.batch, state.loss_sum, state.correct, state.epoch_seconds = 0, 0.0, 0, 0.0
+        self.order = None
         self.track_best(record)
         self.callback.on_epoch(record)
         return record
 
-    def step(self, idx: np.ndarray, lr: float, epoch: int, batch: int) -> tuple[float, int]:
+    def step(self, idx: np.ndarray, lr: float) -> tuple[float, int]:
         """One SGD step on the samples ``idx``: (mean data loss, correctly classified)."""
         n = len(idx)
         x = np.take(self.data.x_train, idx, axis=0, out=self.executor.x[:n], mode="clip")
@@ -158,13 +203,20 @@ class Trainer:
         scores = self.executor.forward(x, train=True)
         loss = self.loss(scores, y)
         if not math.isfinite(loss):
-            self.diverged(epoch + 1, batch + 1, f"the loss is {loss}")
+            self.diverged(f"the loss is {loss}")
         right = self.loss.correct(scores, y) if self.loss.classification else 0
         self.executor.backward(self.loss.dscores[:n])
         self.optimizer.step(lr)
         if not self.params_finite():
-            self.diverged(epoch + 1, batch + 1, "a parameter became non-finite")
+            self.diverged("a parameter became non-finite")
         return loss, right
+
+    def interrupt(self, signal: int) -> None:
+        """Checkpoint in the middle of the epoch, then stop."""
+        if self.checkpoint:
+            self.checkpoint(self)
+        state = self.state
+        raise Interrupted(signal, f"at epoch {state.epoch + 1}, step {state.batch}")
 
     # ------------------------------------------------------------------- evaluation
 
@@ -196,8 +248,9 @@ class Trainer:
 
     def result(self, seconds: float) -> TrainResult:
         state, data = self.state, self.data
-        train_loss, train_acc = self.evaluate(data.x_train, data.y_train)
-        val_loss, val_acc = self.evaluate(data.x_val, data.y_val)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            train_loss, train_acc = self.evaluate(data.x_train, data.y_train)
+            val_loss, val_acc = self.evaluate(data.x_val, data.y_val)
         speed = state.samples_seen / state.train_seconds if state.train_seconds else 0.0
         return TrainResult(state.history, state.epoch, state.best_epoch, state.stopped_early,
                            seconds, speed, train_loss, train_acc, val_loss, val_acc)
@@ -210,12 +263,12 @@ class Trainer:
         p = self.params.data
         return math.isfinite(float(np.dot(p, p))) or first_non_finite(self.params) is None
 
-    def diverged(self, epoch: int, batch: int | None, what: str) -> None:
+    def diverged(self, what: str) -> None:
+        state = self.state
         bad = first_non_finite(self.params)
-        where = f"epoch {epoch}" + (f", step {batch}" if batch is not None else "")
         lr = self.config.optimizer.sgd.lr
         raise TrainingError(
-            f"training diverged at {where}: {what}"
+            f"training diverged at epoch {state.epoch + 1}, step {state.batch + 1}: {what}"
             + (f" (first non-finite parameter: {bad})" if bad else "")
             + f"; try a smaller learning rate (train.optimizer.sgd.lr is {lr:g}, e.g. "
               f"--set train.optimizer.sgd.lr={lr / 10:g})")

@@ -1,16 +1,11 @@
-"""Shared fixtures: running the CLI in-process, and the paths of the repository."""
+"""Shared fixtures: running the CLI in-process."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from nnc.cli import main
-
-ROOT = Path(__file__).resolve().parent.parent
-MODELS = ROOT / "models"
 
 
 @pytest.fixture

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from nnc.compiler import compile_spec, lower_to_plan
 from nnc.compiler.plan import Plan
 from nnc.runtime.params import ParamStore
 from nnc.spec import load_spec_text
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = ROOT / "models"
 
 # One small network per op: dense -> OP -> dense, or a graph for the joins.
 CHAIN = """

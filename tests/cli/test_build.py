@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from cifar_fixture import write_fake_cifar10
-from conftest import MODELS
+from helpers import MODELS
 from nnc import pipeline
 from nnc.runtime.params import ParamStore
 

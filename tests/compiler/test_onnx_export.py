@@ -8,8 +8,7 @@ import numpy as np
 import onnx
 import pytest
 
-from conftest import MODELS
-from helpers import op_spec, plan_of, random_params
+from helpers import MODELS, op_spec, plan_of, random_params
 from nnc import pipeline
 from nnc.compiler.onnx_export import export_onnx
 from nnc.errors import ExportError
