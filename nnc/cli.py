@@ -105,7 +105,8 @@ force_option = click.option(
     help="With --resume: resume even if training-relevant spec fields or the data changed.")
 
 
-def _run_training(command: str, spec: Path, overrides: tuple[str, ...], out: Path, run):
+def _run_training(command: str, spec: Path, overrides: tuple[str, ...], out: Path, run,
+                  threads: int | None = None):
     """Run ``run(should_stop)`` with SIGINT/SIGTERM turned into a checkpoint and a clean
     stop; the error then says how to resume."""
     from nnc.errors import Interrupted, Problem
@@ -116,6 +117,7 @@ def _run_training(command: str, spec: Path, overrides: tuple[str, ...], out: Pat
             return run(stop)
     except Interrupted as e:
         sets = "".join(f" --set {shlex.quote(o)}" for o in overrides)
+        sets += f" --threads {threads}" if threads else ""
         e.problems.append(Problem(f"checkpoint written to {out / 'checkpoints'}; resume with: "
                                   f"nnc {command} {shlex.quote(str(spec))} -o "
                                   f"{shlex.quote(str(out))}{sets} --resume"))
@@ -235,7 +237,8 @@ def train(spec: Path, overrides: tuple[str, ...], max_memory: int | None, out_di
     out = _out_dir(out_dir, prepared.name)
     progress = TerminalProgress(prepared.spec_file.spec.train.epochs, enabled=False if quiet else None)
     trained = _run_training("train", spec, overrides, out, lambda stop: pipeline.train(
-        prepared, progress, threads, out_dir=out, resume=resume, force=force, should_stop=stop))
+        prepared, progress, threads, out_dir=out, resume=resume, force=force, should_stop=stop),
+        threads)
     pipeline.write_training_outputs(out, prepared, trained)
     for line in _train_summary(pipeline.report_dict(prepared, trained)):
         click.echo(line)
@@ -267,7 +270,7 @@ def build(spec: Path, overrides: tuple[str, ...], max_memory: int | None, out_di
     click.echo(sizing_table(prepared.sizing))
     progress = TerminalProgress(prepared.spec_file.spec.train.epochs, enabled=False if quiet else None)
     report = _run_training("build", spec, overrides, out, lambda stop: pipeline.build(
-        prepared, out, progress, threads, resume=resume, force=force, should_stop=stop))
+        prepared, out, progress, threads, resume=resume, force=force, should_stop=stop), threads)
     for line in _train_summary(report):
         click.echo(line)
     o = report["onnx"]

@@ -200,9 +200,9 @@ def write_validation_set(out_dir: Path, trained: Trained) -> Path | None:
     d = trained.dataset
     if d is None or len(d.x_val_raw) == 0 or d.x_val_raw.nbytes > VAL_FILE_LIMIT:
         return None
-    from nnc.runtime.weights import npz_bytes
+    from nnc.runtime.weights import write_npz
 
-    write_atomic(out_dir / "val.npz", npz_bytes({"x": d.x_val_raw, "y": d.y_val}))
+    write_atomic(out_dir / "val.npz", lambda f: write_npz(f, {"x": d.x_val_raw, "y": d.y_val}))
     return out_dir / "val.npz"
 
 

@@ -24,7 +24,7 @@ from nnc.errors import DataError
 from nnc.files import write_atomic
 from nnc.runtime.data import Dataset
 from nnc.runtime.trainer import Trainer, TrainState
-from nnc.runtime.weights import npz_bytes
+from nnc.runtime.weights import write_npz
 from nnc.spec import Spec
 
 FORMAT = 1
@@ -74,8 +74,11 @@ class Checkpoint:
 
     @property
     def where(self) -> str:
+        """Where training continues from, as the interrupt message said it stopped."""
         state = self.meta["state"]
-        return f"epoch {state['epoch']}" + (f", step {state['batch']}" if state["batch"] else "")
+        if state["batch"]:
+            return f"epoch {state['epoch'] + 1}, step {state['batch']}"
+        return f"the end of epoch {state['epoch']}"
 
 
 class CheckpointStore:
@@ -112,7 +115,7 @@ class CheckpointStore:
         arrays["meta"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8)
         arrays["sha256"] = np.frombuffer(_digest(arrays).encode(), np.uint8)
         path = self.folder / f"ckpt-e{state.epoch:06d}-b{state.batch:06d}.npz"
-        write_atomic(path, npz_bytes(arrays))
+        write_atomic(path, lambda f: write_npz(f, arrays))
         for old in self.files()[:-self.keep]:
             old.unlink(missing_ok=True)
         return path

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import os
 import zipfile
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -24,19 +24,17 @@ def save_weights(path: str | os.PathLike, params: ParamStore,
     arrays = {name: a.astype(np.float32) for name, a in params.state_dict().items()}
     if preprocess is not None:
         arrays[SHIFT], arrays[SCALE] = preprocess.shift, preprocess.scale
-    write_atomic(path, npz_bytes(arrays))
+    write_atomic(path, lambda f: write_npz(f, arrays))
 
 
-def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    """An .npz archive with fixed timestamps: the same arrays give the same bytes."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+def write_npz(file: BinaryIO, arrays: dict[str, np.ndarray]) -> None:
+    """An .npz archive streamed to ``file``, with fixed timestamps: the same arrays give
+    the same bytes (np.savez stamps the time)."""
+    with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED) as archive:
         for name, array in arrays.items():
-            member = io.BytesIO()
-            np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            archive.writestr(info, member.getvalue())
-    return buffer.getvalue()
+            with archive.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
 
 
 def load_weights(path: str | os.PathLike, plan: Plan) -> tuple[dict[str, np.ndarray],
