@@ -24,7 +24,7 @@ def _one_of_schema(schema: dict[str, Any], cls: type) -> None:
 class Strict(BaseModel):
     """Frozen, strict, and refusing unknown keys: a typo is an error, never ignored."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True,
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False,
                               json_schema_extra=_one_of_schema)
 
 

@@ -67,6 +67,15 @@ def _message(err: dict[str, Any], root: type[BaseModel]) -> str:
         return f"{got!r} is not valid" + did_you_mean(str(got), [e for e in expected if e])
     if kind in ("value_error", "assertion_error"):
         return str(ctx.get("error", err["msg"]))
+    if kind == "string_pattern_mismatch":
+        return f"{_short(err.get('input'))} is not a valid name: use letters, digits, _ and -, " \
+               "not starting with a digit"
+    if kind == "too_short" and "min_length" in ctx:
+        return f"needs at least {ctx['min_length']} items (got {ctx.get('actual_length')})"
+    if kind == "too_long" and "max_length" in ctx:
+        return f"takes at most {ctx['max_length']} items (got {ctx.get('actual_length')})"
+    if kind == "finite_number":
+        return f"must be a finite number (got {_short(err.get('input'))})"
     msg = err["msg"].replace("Input should be", "must be").replace("Input should have", "must have")
     if "input" in err and not isinstance(err["input"], (dict, list)):
         msg += f" (got {_short(err['input'])})"
