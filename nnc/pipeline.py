@@ -110,7 +110,7 @@ def train(prepared: Prepared, callback: Any = None, threads: int | None = None,
     for note in notes:
         if callback is not None and hasattr(callback, "on_note"):
             callback.on_note(note)
-    with blas_threads(threads or spec.train.threads):
+    with blas_threads(choose_threads(prepared.plan, trainer.batch, threads or spec.train.threads)):
         result = trainer.run()
     return Trained(params, dataset, result, {"notes": notes} if notes else {})
 
@@ -140,6 +140,20 @@ def _checkpoints(trainer: Any, spec: Any, dataset: Any, out_dir: Path, resume: b
             notes.append(f"resumed from {checkpoint.path} ({checkpoint.where})")
     every = spec.train.checkpoint_every
     return store.save if every or trainer.should_stop else None
+
+
+SMALL_STEP_MACS = 4_000_000  # below this, one BLAS thread beats waking a second one
+
+
+def choose_threads(plan: Plan, batch: int, threads: int | None = None) -> int:
+    """BLAS threads for training ``plan`` at ``batch``: ``threads`` if given, else one for
+    small steps (thread wake-up costs more than it saves) and every core for large ones."""
+    if threads:
+        return threads
+    from nnc.compiler.sizing import node_counts
+
+    step_macs = batch * sum(n.counts.macs for n in node_counts(plan.graph))
+    return 1 if step_macs < SMALL_STEP_MACS else (os.cpu_count() or 1)
 
 
 def blas_threads(threads: int | None):

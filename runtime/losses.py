@@ -75,7 +75,7 @@ class MulticlassHinge(Loss):
         margins[rows, y] = 0
         np.maximum(margins, 0, out=margins)
         loss = float(margins.sum(dtype=np.float64)) / n
-        np.greater(margins, 0, out=d)
+        np.heaviside(margins, 0, out=d)  # 1 where the margin is violated
         np.sum(d, axis=1, keepdims=True, out=row)
         d[rows, y] = -row[:, 0]
         d /= n

@@ -47,9 +47,18 @@ class MaxoutKernel(Kernel):
         if self.b is not None:
             z2 += self.b
         out = self.out[:n]
-        np.max(z, axis=1, out=out)
-        if train and self.dW is not None:
-            np.argmax(z, axis=1, out=self.winner[:n])
+        np.copyto(out, z[:, 0])
+        if not (train and self.dW is not None):
+            for j in range(1, self.k):
+                np.maximum(out, z[:, j], out=out)
+            return out
+        # the winning piece, first of equals (np.argmax over a middle axis would copy z)
+        winner, better = self.winner[:n], self.won[:n, 0]
+        winner.fill(0)
+        for j in range(1, self.k):
+            np.greater(z[:, j], out, out=better)
+            np.copyto(out, z[:, j], where=better)
+            np.copyto(winner, j, where=better)
         return out
 
     def backward(self, dout: np.ndarray) -> list[np.ndarray | None]:

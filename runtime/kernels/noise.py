@@ -28,7 +28,8 @@ class DropoutKernel(Kernel):
         n = len(x)
         mask, out = self.mask[:n], self.out[:n]
         self.rng.random(out=mask, dtype=mask.dtype)
-        np.greater_equal(mask, self.p, out=mask)
+        mask -= self.p
+        np.heaviside(mask, 1, out=mask)  # keep where u >= p
         mask *= 1.0 / (1.0 - self.p)
         np.multiply(x, mask, out=out)
         return out

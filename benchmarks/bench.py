@@ -1,0 +1,314 @@
+"""nnc's benchmarks: training and inference speed against scikit-learn, PyTorch and a
+hand-written NumPy loop, start-up time, and the truth of the memory estimate.
+
+    python benchmarks/bench.py                 # everything, 2 threads
+    python benchmarks/bench.py train --rounds 5
+    python benchmarks/bench.py infer startup memory
+
+Peers are optional (`pip install -e .[bench]`); a missing one is skipped with a note.
+Contenders run alternately in one process with the same thread count; only ratios
+measured side by side mean anything on a shared machine. Prints figures, asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from handloop import HandLoop  # noqa: E402
+
+from nnc import pipeline  # noqa: E402
+from nnc.runtime.data import Dataset  # noqa: E402
+from nnc.runtime.params import ParamStore  # noqa: E402
+from nnc.runtime.trainer import Trainer  # noqa: E402
+from nnc.spec import load_spec_text  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+NETS = [  # (sizes, batch, samples per run)
+    ([3072, 100, 10], 256, 256 * 40),
+    ([3072, 500, 500, 10], 256, 256 * 12),
+    ([64, 100, 10], 64, 64 * 600),
+]
+LR, MOMENTUM, L2 = 0.01, 0.9, 1e-4
+
+
+def spec_text(sizes: list[int], batch: int, epochs: int = 1, threads: int | None = None) -> str:
+    layers = []
+    for units in sizes[1:-1]:
+        layers += [f"  - {{op: dense, units: {units}}}", "  - relu"]
+    layers.append(f"  - {{op: dense, units: {sizes[-1]}}}")
+    threads_line = f", threads: {threads}" if threads else ""
+    return "\n".join([
+        "name: bench", f"input: [{sizes[0]}]", "layers:", *layers,
+        "loss: softmax_cross_entropy",
+        f"train: {{epochs: {epochs}, batch_size: {batch}, optimizer: {{sgd: {{lr: {LR}, "
+        f"momentum: {MOMENTUM}}}}}, l2: {L2}, checkpoint_every: 0{threads_line}}}", ""])
+
+
+def data(sizes: list[int], n: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return (rng.standard_normal((n, sizes[0])).astype(np.float32),
+            rng.integers(0, sizes[-1], n).astype(np.int64))
+
+
+def macs(sizes: list[int]) -> int:
+    return sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+# ----------------------------------------------------------------------- contenders
+
+def run_nnc(sizes, batch, x, y, threads):
+    """nnc's runtime as `nnc train` runs it (its own thread choice unless told)."""
+    prepared = pipeline.prepare(load_spec_text(spec_text(sizes, batch)))
+    params = ParamStore(prepared.plan).initialize(0)
+    empty = x[:0]
+    dataset = Dataset(x, y, empty, y[:0], empty, None, sizes[-1], "bench")
+    trainer = Trainer(prepared.plan, params, dataset, prepared.spec_file.spec.train,
+                      "softmax_cross_entropy")
+    with pipeline.blas_threads(pipeline.choose_threads(prepared.plan, batch, threads)):
+        start = time.perf_counter()
+        trainer.run_epoch()
+        return len(x) / (time.perf_counter() - start)
+
+
+def run_hand(sizes, batch, x, y, threads):
+    loop = HandLoop(sizes, batch, LR, MOMENTUM, L2)
+    with threadpool_limits(threads, user_api="blas"):
+        start = time.perf_counter()
+        for i in range(0, len(x), batch):
+            loop.step(x[i:i + batch], y[i:i + batch])
+        return len(x) / (time.perf_counter() - start)
+
+
+def run_sklearn(sizes, batch, x, y, threads):
+    import warnings
+
+    from sklearn.neural_network import MLPClassifier
+
+    model = MLPClassifier(hidden_layer_sizes=tuple(sizes[1:-1]), solver="sgd", momentum=MOMENTUM,
+                          nesterovs_momentum=False, alpha=L2, batch_size=batch,
+                          learning_rate_init=LR, random_state=0)
+    with threadpool_limits(threads, user_api="blas"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start = time.perf_counter()
+        model.partial_fit(x, y, classes=np.arange(sizes[-1]))
+        return len(x) / (time.perf_counter() - start)
+
+
+def run_torch(sizes, batch, x, y, threads):
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    layers = []
+    for a, b in zip(sizes[:-2], sizes[1:-1]):
+        layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers, torch.nn.Linear(sizes[-2], sizes[-1]))
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=L2)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    start = time.perf_counter()
+    for i in range(0, len(x), batch):
+        optimizer.zero_grad(set_to_none=True)
+        loss_fn(model(xt[i:i + batch]), yt[i:i + batch]).backward()
+        optimizer.step()
+    return len(x) / (time.perf_counter() - start)
+
+
+def available(module: str) -> bool:
+    try:
+        __import__(module)
+        return True
+    except ImportError:
+        print(f"  note: {module} is not installed; skipped (pip install -e .[bench])")
+        return False
+
+
+def bench_train(threads: int, rounds: int) -> dict:
+    contenders = {"nnc": run_nnc, "numpy loop": run_hand}
+    if available("sklearn"):
+        contenders["sklearn"] = run_sklearn
+    if available("torch"):
+        contenders["pytorch"] = run_torch
+    results = {}
+    for sizes, batch, n in NETS:
+        x, y = data(sizes, n)
+        for run in contenders.values():  # warm up: imports, BLAS thread pools, page faults
+            run(sizes, batch, x[:batch * 4], y[:batch * 4], threads)
+        speeds: dict[str, list[float]] = {k: [] for k in contenders}
+        for _ in range(rounds):
+            for name, run in contenders.items():
+                speeds[name].append(run(sizes, batch, x, y, threads))
+        median = {k: statistics.median(v) for k, v in speeds.items()}
+        label = f"{'-'.join(map(str, sizes))}, batch {batch}"
+        results[label] = median
+        flops = 6 * macs(sizes)  # forward 2 x MACs, backward 4 x MACs per sample
+        print(f"\ntraining {label} ({threads} threads, median of {rounds}):")
+        for name, speed in median.items():
+            ratio = speed / median[name] if name == "nnc" else median["nnc"] / speed
+            print(f"  {name:11s} {speed:12,.0f} samples/s  {speed * flops / 1e9:7.1f} GFLOP/s"
+                  + ("" if name == "nnc" else f"   nnc/{name} = {ratio:.2f}x"))
+    return results
+
+
+# ------------------------------------------------------------------------ inference
+
+def bench_infer(threads: int, rounds: int) -> dict:
+    from nnc.compiler.onnx_export import export_onnx
+    from nnc.runtime import onnx_run
+    from nnc.runtime.executor import Executor
+
+    sizes = [3072, 100, 10]
+    prepared = pipeline.prepare(load_spec_text(spec_text(sizes, 256)))
+    params = ParamStore(prepared.plan).initialize(0)
+    model = export_onnx(prepared.graph, params.state_dict())
+    sess = onnx_run.session(model, threads)
+    x = np.random.default_rng(0).standard_normal((1024, 3072)).astype(np.float32)
+    one = x[:1]
+    executors = {b: Executor(prepared.plan, params, b, training=False) for b in (1, 1024)}
+    runs = {
+        "onnxruntime": lambda batch: sess.run(["scores"], {"input": batch}),
+        "numpy forward": lambda batch: executors[len(batch)].forward(batch),
+    }
+    if available("torch"):
+        import torch
+
+        torch.set_num_threads(threads)
+        net = torch.nn.Sequential(torch.nn.Linear(3072, 100), torch.nn.ReLU(),
+                                  torch.nn.Linear(100, 10)).eval()
+
+        def torch_run(batch):
+            with torch.no_grad():
+                return net(torch.from_numpy(batch))
+
+        runs["pytorch eager"] = torch_run
+    results = {}
+    print(f"\ninference 3072-100-10 ({threads} threads, median of {rounds}):")
+    with threadpool_limits(threads, user_api="blas"):
+        for name, run in runs.items():
+            latency, throughput = [], []
+            for _ in range(rounds):
+                for _ in range(50):
+                    run(one)
+                start = time.perf_counter()
+                for _ in range(500):
+                    run(one)
+                latency.append((time.perf_counter() - start) / 500)
+                start = time.perf_counter()
+                for _ in range(20):
+                    run(x)
+                throughput.append(20 * len(x) / (time.perf_counter() - start))
+            results[name] = (statistics.median(latency), statistics.median(throughput))
+            print(f"  {name:14s} batch 1: {results[name][0] * 1e6:8.1f} us   "
+                  f"batch 1024: {results[name][1]:12,.0f} samples/s")
+    return results
+
+
+# ------------------------------------------------------------------------- start-up
+
+def bench_startup(rounds: int) -> dict:
+    commands = {
+        "nnc --help": ["--help"],
+        "nnc check digits": ["check", str(ROOT / "models/digits.yaml")],
+        "nnc summary modern-96m": ["summary", str(ROOT / "models/modern-96m.yaml")],
+    }
+    results = {}
+    print(f"\nstart-up, whole process (median of {rounds}):")
+    for name, args in commands.items():
+        times = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "nnc.cli", *args], check=True,
+                           capture_output=True)
+            times.append(time.perf_counter() - start)
+        probe = ("import sys, runpy; sys.argv = ['nnc', *%r]\n"
+                 "try:\n    runpy.run_module('nnc.cli', run_name='__main__')\n"
+                 "except SystemExit:\n    pass\n"
+                 "heavy = sorted(m for m in ('onnx', 'onnxruntime', 'sklearn', 'torch') "
+                 "if m in sys.modules)\nprint(','.join(heavy), file=sys.stderr)" % (args,))
+        heavy = subprocess.run([sys.executable, "-c", probe], capture_output=True,
+                               text=True).stderr.strip().splitlines()[-1:]
+        results[name] = statistics.median(times)
+        print(f"  {name:24s} {results[name]:6.3f} s   heavy modules imported: "
+              f"{heavy[0] if heavy and heavy[0] else 'none'}")
+    return results
+
+
+# --------------------------------------------------------------------------- memory
+
+MEMORY_PROBE = r"""
+import json, resource, sys, numpy as np
+from nnc import pipeline
+from nnc.runtime.data import Dataset
+from nnc.runtime.params import ParamStore
+from nnc.runtime.trainer import Trainer
+from nnc.spec import load_spec_text
+text, n = sys.argv[1], int(sys.argv[2])
+prepared = pipeline.prepare(load_spec_text(text))
+rng = np.random.default_rng(0)
+spec = prepared.spec_file.spec
+x = rng.standard_normal((n, prepared.graph.input_shape[0])).astype(np.float32)
+y = rng.integers(0, prepared.graph.output_shape[0], n)
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize()
+base = rss()
+trainer = Trainer(prepared.plan, ParamStore(prepared.plan).initialize(0),
+                  Dataset(x, y, x[:0], y[:0], x[:0], None, None, "bench"), spec.train,
+                  "softmax_cross_entropy")
+trainer.run_epoch()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"estimate": prepared.sizing.memory.training, "measured": peak - base}))
+"""
+
+
+def bench_memory() -> dict:
+    results = {}
+    print("\ntraining memory: the sizing estimate vs the measured peak RSS above the data set:")
+    for sizes, batch, _ in NETS[:2]:
+        text = spec_text(sizes, batch)
+        out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, text, str(batch * 8)],
+                             capture_output=True, text=True, check=True)
+        figures = json.loads(out.stdout)
+        ratio = figures["measured"] / figures["estimate"]
+        label = "-".join(map(str, sizes))
+        results[label] = {**figures, "ratio": ratio}
+        print(f"  {label:18s} estimate {figures['estimate'] / 2**20:7.1f} MiB   measured "
+              f"{figures['measured'] / 2**20:7.1f} MiB   measured/estimate {ratio:.2f}")
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("parts", nargs="*", default=["train", "infer", "startup", "memory"],
+                        choices=["train", "infer", "startup", "memory"])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+    print(f"nnc benchmarks: {os.cpu_count()} CPUs, numpy {np.__version__}")
+    figures = {}
+    if "train" in args.parts:
+        figures["train"] = bench_train(args.threads, args.rounds)
+    if "infer" in args.parts:
+        figures["infer"] = bench_infer(args.threads, args.rounds)
+    if "startup" in args.parts:
+        figures["startup"] = bench_startup(max(args.rounds, 5))
+    if "memory" in args.parts:
+        figures["memory"] = bench_memory()
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
