@@ -16,9 +16,9 @@ def _bare_word(value: Any) -> Any:
     return {"op": value} if isinstance(value, str) else value
 
 
-BARE_WORDS = tuple(tag for tag, cls in OP_SPECS.items()
-                   if all(not f.is_required() for n, f in cls.model_fields.items() if n != "op"))
-"""The ops that need no field but ``op``, and so may be written as a bare word."""
+BARE_WORDS = tuple(tag for tag, cls in OP_SPECS.items() if cls.arity == "one"
+                   and all(not f.is_required() for n, f in cls.model_fields.items() if n != "op"))
+"""The ops that need no field but ``op`` (and read one input), written as a bare word."""
 
 Layer = Annotated[Op, BeforeValidator(_bare_word,
                                       json_schema_input_type=Union[Op, Literal[BARE_WORDS]])]

@@ -42,7 +42,8 @@ def _check_init(text: str) -> str:
 
 Init = Annotated[str, AfterValidator(_check_init),
                  Field(description="he | xavier | normal(STD); default: he before ReLU-family "
-                                   "activations and in maxout, xavier otherwise")]
+                                   "activations and in maxout, xavier otherwise",
+                       json_schema_extra={"pattern": r"^(he|xavier|normal\(\s*[0-9.eE+-]+\s*\))$"})]
 
 
 class OpSpec(Strict):
