@@ -12,7 +12,7 @@ from nnc.compiler.plan import Plan, lower_to_plan
 from nnc.errors import CompileError
 
 LABEL_BYTES = 8  # int64 class labels
-OPTIMIZER_CHUNK = 1 << 14  # elements of the optimizer's scratch (for y += a*x in place)
+OPTIMIZER_CHUNK = 1 << 16  # elements of the optimizer's scratch (for y += a*x in place)
 
 
 def optimizer_scratch(n_params: int, l2: float, nesterov: bool) -> int:

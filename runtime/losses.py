@@ -48,16 +48,16 @@ class SoftmaxCrossEntropy(Loss):
     def __call__(self, scores: np.ndarray, y: np.ndarray) -> float:
         n = len(scores)
         shifted, d, row, rows = self.scratch[:n], self.dscores[:n], self.row[:n], self.rows[:n]
-        np.max(scores, axis=1, keepdims=True, out=row)
+        # ufunc methods rather than np.max/np.sum: the same, without their Python layer
+        np.maximum.reduce(scores, axis=1, keepdims=True, out=row)
         np.subtract(scores, row, out=shifted)
         np.exp(shifted, out=d)
-        np.sum(d, axis=1, keepdims=True, out=row)
-        d /= row  # softmax
-        np.log(row, out=row)
-        loss = (float(row.sum(dtype=np.float64))
+        np.add.reduce(d, axis=1, keepdims=True, out=row)
+        loss = (float(np.log(row).sum(dtype=np.float64))
                 - float(shifted[rows, y].sum(dtype=np.float64))) / n
-        d[rows, y] -= 1
-        d /= n
+        row *= n
+        d /= row  # softmax / n
+        d[rows, y] -= 1.0 / n
         return loss
 
 
@@ -75,8 +75,8 @@ class MulticlassHinge(Loss):
         margins[rows, y] = 0
         np.maximum(margins, 0, out=margins)
         loss = float(margins.sum(dtype=np.float64)) / n
-        np.heaviside(margins, 0, out=d)  # 1 where the margin is violated
-        np.sum(d, axis=1, keepdims=True, out=row)
+        np.greater(margins, 0, out=d)  # 1.0 where the margin is violated
+        np.add.reduce(d, axis=1, keepdims=True, out=row)
         d[rows, y] = -row[:, 0]
         d /= n
         return loss

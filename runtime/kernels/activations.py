@@ -58,7 +58,7 @@ class Relu(Activation):
         np.maximum(x, 0, out=out)
 
     def backward(self, out: np.ndarray, dout: np.ndarray, dx: np.ndarray) -> np.ndarray:
-        np.heaviside(out, 0, out=dx)  # 1 where out > 0 (no bool temporary)
+        np.greater(out, 0, out=dx)  # 1.0 where out > 0
         dx *= dout
         return dx
 

@@ -17,6 +17,7 @@ class DenseKernel(Kernel):
     def __init__(self, step: Step, ctx: Context):
         super().__init__(step, ctx)
         self.W, self.dW = self.param(ctx, "weight")
+        self.WT = self.W.T  # the view matmul reads: x W^T
         self.b, self.db = self.param(ctx, "bias") if self.node.attrs.bias else (None, None)
         act = self.node.activation
         self.f = ACTIVATIONS[act.op](act, ctx, self.width) if act is not None else None
@@ -30,7 +31,7 @@ class DenseKernel(Kernel):
     def forward(self, xs: list[np.ndarray], train: bool) -> np.ndarray:
         x = self.x = xs[0]
         out = self.out[:len(x)]
-        np.matmul(x, self.W.T, out=out)
+        np.matmul(x, self.WT, out=out)
         if self.b is not None:
             out += self.b
         if self.f is not None:

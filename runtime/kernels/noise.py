@@ -28,8 +28,7 @@ class DropoutKernel(Kernel):
         n = len(x)
         mask, out = self.mask[:n], self.out[:n]
         self.rng.random(out=mask, dtype=mask.dtype)
-        mask -= self.p
-        np.heaviside(mask, 1, out=mask)  # keep where u >= p
+        np.greater_equal(mask, self.p, out=mask)  # 1.0 where kept
         mask *= 1.0 / (1.0 - self.p)
         np.multiply(x, mask, out=out)
         return out
