@@ -53,7 +53,8 @@ def machine_memory() -> int:
         return 1 << 62
 
 
-spec_argument = click.argument("spec", type=click.Path(path_type=Path, dir_okay=True))
+# readable=False on files nnc reads: its readers say "FILE: permission denied" in one line
+spec_argument = click.argument("spec", type=click.Path(path_type=Path, readable=False))
 set_option = click.option(
     "--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
     help="Override a spec field before validation (repeatable), e.g. "
@@ -81,6 +82,9 @@ def reports_errors(command: Callable) -> Callable:
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        except click.ClickException as e:  # a bad argument the command itself found
+            click.echo(f"Error: {e.format_message()}", err=True)
+            sys.exit(e.exit_code)
         except Exception as e:  # a bug: say so, keep the traceback for --debug
             if debug:
                 raise
@@ -284,7 +288,8 @@ def build(spec: Path, overrides: tuple[str, ...], max_memory: int | None, out_di
 @spec_argument
 @set_option
 @click.option("--weights", "weights_path", required=True,
-              type=click.Path(path_type=Path), help="A weights.npz written by nnc train/build.")
+              type=click.Path(path_type=Path, readable=False),
+              help="A weights.npz written by nnc train/build.")
 @click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path,
               dir_okay=False), help="The .onnx file to write.")
 @threads_option
@@ -309,8 +314,8 @@ def export(spec: Path, overrides: tuple[str, ...], weights_path: Path, output: P
 
 
 @main.command()
-@click.argument("model", type=click.Path(path_type=Path))
-@click.argument("inputs", metavar="INPUT", type=click.Path(path_type=Path))
+@click.argument("model", type=click.Path(path_type=Path, readable=False))
+@click.argument("inputs", metavar="INPUT", type=click.Path(path_type=Path, readable=False))
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Write the predictions to a .npy file (else print them, one row a line).")
 @click.option("--probabilities", "what", flag_value="probabilities",

@@ -136,6 +136,11 @@ def _checkpoints(trainer: Any, spec: Any, dataset: Any, out_dir: Path, resume: b
                 raise DataError(f"was written for another spec or data; changed since: "
                                 f"{', '.join(changed)} (--force resumes anyway)",
                                 file=str(checkpoint.path))
+            done = checkpoint.meta["state"]["epoch"]
+            if done > spec.train.epochs:
+                raise DataError(f"holds {done} trained epochs, more than train.epochs="
+                                f"{spec.train.epochs}: resume with at least {done} epochs, or "
+                                "train without --resume", file=str(checkpoint.path))
             restore(trainer, checkpoint)
             notes.append(f"resumed from {checkpoint.path} ({checkpoint.where})")
     every = spec.train.checkpoint_every

@@ -36,10 +36,20 @@ def _reconstruct_function() -> object:
     return _reconstruct
 
 
+def _reconstruct_empty(subtype: object, shape: object, dtype: object) -> np.ndarray:
+    """``_reconstruct`` as a pickled array calls it: an empty ndarray, which the pickle's
+    BUILD then fills with the bytes of the file. Any other shape would allocate memory
+    the file does not hold (a few bytes asking for terabytes)."""
+    if subtype is not np.ndarray or shape != (0,):
+        raise pickle.UnpicklingError(f"numpy _reconstruct({getattr(subtype, '__name__', '?')}, "
+                                     f"{str(shape)[:40]}) is not how an array is pickled")
+    return _reconstruct_function()(subtype, shape, dtype)
+
+
 # (module, name) -> object: all a pickled NumPy array needs, under its NumPy 1 and 2 names.
 ALLOWED_GLOBALS: dict[tuple[str, str], object] = {
-    ("numpy.core.multiarray", "_reconstruct"): _reconstruct_function(),
-    ("numpy._core.multiarray", "_reconstruct"): _reconstruct_function(),
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct_empty,
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct_empty,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
 }

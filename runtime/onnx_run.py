@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+from google.protobuf.message import Message
 
 from nnc.errors import DataError, ExportError
 
@@ -32,14 +33,36 @@ def read_model(path: str | os.PathLike) -> onnx.ModelProto:
         raise DataError(f"cannot read: {e.strerror or e}", file=str(path)) from None
     try:
         model = onnx.load_model_from_string(data)
-        onnx.checker.check_model(model, full_check=True)
+        external = external_tensor(model)
+        if external is None:  # the checker would look for an external file in the cwd
+            onnx.checker.check_model(model, full_check=True)
     except Exception as e:  # protobuf's DecodeError, onnx's ValidationError, ...
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
         raise DataError(f"not a valid ONNX model (truncated or corrupted?): {first}",
                         file=str(path)) from None
+    if external is not None:
+        location = next((e.value for e in external.external_data if e.key == "location"), "")
+        raise DataError(f"tensor {external.name!r} keeps its data in another file "
+                        f"({location[:100]!r}); nnc runs only self-contained ONNX files and "
+                        "never opens a file a model names", file=str(path))
     if not model.graph.input or not model.graph.output:
         raise DataError("the ONNX graph has no input or no output", file=str(path))
     return model
+
+
+def external_tensor(message: Message) -> onnx.TensorProto | None:
+    """The first tensor anywhere in ``message`` (initializers, attributes, subgraphs,
+    functions, sparse tensors) whose data lives in an external file, or None."""
+    if isinstance(message, onnx.TensorProto) and (
+            message.data_location == onnx.TensorProto.EXTERNAL or len(message.external_data)):
+        return message
+    for field, value in message.ListFields():
+        if field.type != field.TYPE_MESSAGE:
+            continue
+        for item in [value] if isinstance(value, Message) else value:
+            if (found := external_tensor(item)) is not None:
+                return found
+    return None
 
 
 def session(model: onnx.ModelProto | bytes, threads: int | None = None):

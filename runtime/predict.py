@@ -7,6 +7,7 @@ import math
 import os
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -17,6 +18,7 @@ from nnc.errors import DataError
 from nnc.runtime import onnx_run
 
 BATCH = 4096
+DRY_RUN_FEATURES = 1 << 20  # features per sample up to which a model is tried on zeros
 
 
 @dataclass
@@ -40,20 +42,27 @@ def read_inputs(path: str | os.PathLike, label: str | None = None) -> Inputs:
         raise DataError("is a directory, not an input file", file=str(path))
     try:
         if suffix == ".npy":
-            return Inputs(_numeric(np.load(path, mmap_mode="r", allow_pickle=False), path, "x"),
-                          None, str(path))
-        if suffix == ".npz":
-            return _read_npz(path)
-        return _read_csv(path, label)
+            inputs = Inputs(_numeric(np.load(path, mmap_mode="r", allow_pickle=False), path,
+                                     "x"), None, str(path))
+        elif suffix == ".npz":
+            inputs = _read_npz(path)
+        else:
+            inputs = _read_csv(path, label)
     except FileNotFoundError:
         raise DataError("no such file", file=str(path)) from None
     except PermissionError:
         raise DataError("permission denied", file=str(path)) from None
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+    except MemoryError:
+        raise DataError("cannot read the input: it declares an array larger than the memory",
+                        file=str(path)) from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, csv.Error) as e:
         reason = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
-        if "allow_pickle" in reason:
-            reason = "it holds pickled Python objects, which nnc never loads"
+        if "allow_pickle" in reason:  # what np.load says of a pickle, and of any other bytes
+            reason = "it holds pickled Python objects, or is no NumPy file at all; nnc never " \
+                     "unpickles"
         raise DataError(f"cannot read the input: {reason}", file=str(path)) from None
+    _check_finite(inputs.x, path)
+    return inputs
 
 
 def _numeric(a: np.ndarray, path: Path, name: str) -> np.ndarray:
@@ -62,8 +71,32 @@ def _numeric(a: np.ndarray, path: Path, name: str) -> np.ndarray:
     return a
 
 
+def _check_finite(x: np.ndarray, path: Path) -> None:
+    """A DataError at the first row holding NaN or an infinity, found chunk by chunk."""
+    if x.dtype.kind != "f":
+        return
+    for start in range(0, len(x), BATCH):
+        bad = ~np.isfinite(x[start:start + BATCH])
+        if bad.any():
+            row = start + int(np.argwhere(bad)[0][0])
+            raise DataError(f"row {row} holds NaN or infinite values", file=str(path))
+
+
+def _labels(y: np.ndarray, rows: int, path: Path, name: str) -> np.ndarray:
+    """Labels as int64 [rows]: one finite integer per sample."""
+    if y.ndim != 1 or len(y) != rows:
+        raise DataError(f"{name} has shape {list(y.shape)}, expected one label per sample "
+                        f"([{rows}])", file=str(path))
+    if y.dtype.kind == "f" and not (np.isfinite(y) & (y == np.round(y))).all():
+        raise DataError(f"{name} holds a value that is not a class index", file=str(path))
+    return y.astype(np.int64)
+
+
 def _read_npz(path: Path) -> Inputs:
-    with np.load(path, allow_pickle=False) as npz:
+    npz = np.load(path, allow_pickle=False)
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise DataError("is a .npy file, not a .npz archive: rename it to .npy", file=str(path))
+    with npz:
         names = list(npz.files)
         key = "x" if "x" in names else names[0] if len(names) == 1 else None
         if key is None:
@@ -71,6 +104,8 @@ def _read_npz(path: Path) -> Inputs:
                             file=str(path))
         x = _numeric(npz[key], path, key)
         y = _numeric(npz["y"], path, "y") if "y" in names and key == "x" else None
+    if y is not None:
+        y = _labels(y, len(x), path, "y")
     return Inputs(x, y, str(path))
 
 
@@ -103,7 +138,8 @@ def _read_csv(path: Path, label: str | None) -> Inputs:
                                                          if header else " (no header row)"),
                         file=str(path))
     col = header.index(label)
-    return Inputs(np.delete(values, col, axis=1), values[:, col].astype(np.int64), str(path))
+    return Inputs(np.delete(values, col, axis=1), _labels(values[:, col], len(values), path,
+                                                          f"column {label!r}"), str(path))
 
 
 def _is_number(text: str) -> bool:
@@ -181,5 +217,41 @@ def accuracy(sess, x: np.ndarray, y: np.ndarray, binary: bool) -> float:
 
 
 def session_for(model_path: str | os.PathLike, threads: int | None = None):
+    """An onnxruntime session for an .onnx file of the form nnc exports: one float input
+    [batch, features...], a float `scores` output [batch, units]. It is run once on two
+    zero samples, so a model onnxruntime cannot run fails here, naming the file."""
     model = onnx_run.read_model(model_path)
-    return onnx_run.session(model, threads)
+    where = str(model_path)
+    try:
+        sess = onnx_run.session(model, threads)
+    except Exception as e:  # an op onnxruntime does not know, an opset it does not run, ...
+        raise DataError(f"onnxruntime cannot run this model: {_first_line(e)}",
+                        file=where) from None
+    problem = _signature_problem(sess)
+    if problem:
+        raise DataError(f"not a model `nnc predict` runs: {problem}", file=where)
+    dims = [d if isinstance(d, int) else 1 for d in sess.get_inputs()[0].shape[1:]]
+    if math.prod(dims) <= DRY_RUN_FEATURES:
+        try:
+            sess.run(None, {sess.get_inputs()[0].name: np.zeros([2, *dims], np.float32)})
+        except Exception as e:  # onnxruntime's own errors (Fail, InvalidArgument, ...)
+            raise DataError(f"onnxruntime fails to run this model: {_first_line(e)}",
+                            file=where) from None
+    return sess
+
+
+def _signature_problem(sess) -> str | None:
+    inputs, outputs = sess.get_inputs(), sess.get_outputs()
+    if len(inputs) != 1 or inputs[0].type != "tensor(float)" or len(inputs[0].shape) < 2:
+        found = ", ".join(f"{i.name} {i.type} {i.shape}" for i in inputs)
+        return f"it needs one float input [batch, features...] (found: {found})"
+    if "scores" not in [o.name for o in outputs]:
+        return f"no `scores` output (found: {', '.join(o.name for o in outputs)})"
+    for o in outputs:
+        if o.type != "tensor(float)" or len(o.shape) != 2 or not isinstance(o.shape[1], int):
+            return f"output {o.name!r} is {o.type} {o.shape}, expected float [batch, units]"
+    return None
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]

@@ -268,7 +268,7 @@ def _npz_array(archive: np.lib.npyio.NpzFile, name: str, path: Path) -> np.ndarr
             raise DataError(f"array '{name}' holds Python objects (dtype object), which nnc "
                             "never unpickles; save it as numbers", file=str(path)) from None
         raise DataError(f"array '{name}' cannot be read: {brief(e)}", file=str(path)) from None
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as e:
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, MemoryError) as e:
         raise DataError(f"array '{name}' cannot be read ({brief(e)}): a corrupt or truncated "
                         "file?", file=str(path)) from None
     if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_) \
@@ -319,9 +319,9 @@ def _read_csv(path: Path, delimiter: str) -> tuple[list[str], list[list[str]], l
         except csv.Error as e:
             raise DataError(Problem(f"not valid CSV: {e}", file=str(path),
                                     line=reader.line_num)) from None
-        except UnicodeDecodeError:
-            raise DataError(Problem("not UTF-8 text: is this a CSV file?", file=str(path),
-                                    line=reader.line_num + 1)) from None
+        except UnicodeDecodeError as e:  # decoded by chunks: the line is not known
+            raise DataError(f"not UTF-8 text (found byte 0x{e.object[e.start]:02x}): is this "
+                            "a CSV file?", file=str(path)) from None
         except OSError as e:
             raise os_error(path, e) from None
     if header is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
 from pathlib import Path
 from typing import BinaryIO
 
@@ -69,7 +70,10 @@ def load_weights(path: str | os.PathLike, plan: Plan) -> tuple[dict[str, np.ndar
 def read_npz(path: Path) -> dict[str, np.ndarray]:
     """All arrays of an .npz as float32, refusing pickles, non-numeric and non-finite data."""
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        npz = np.load(path, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise ValueError("a single .npy array, not an .npz archive")
+        with npz:
             raw = {name: npz[name] for name in npz.files}
     except FileNotFoundError:
         raise DataError("no such file", file=str(path)) from None
@@ -77,8 +81,12 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
         raise DataError("is a directory, not a weights file", file=str(path)) from None
     except PermissionError:
         raise DataError("permission denied", file=str(path)) from None
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
-        raise DataError(f"not a readable .npz weights file ({_reason(e)})", file=str(path)) from None
+    except MemoryError:
+        raise DataError("not a readable .npz weights file (it declares an array larger than "
+                        "the memory)", file=str(path)) from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as e:
+        raise DataError(f"not a readable .npz weights file ({npz_error(e)})",
+                        file=str(path)) from None
     out = {}
     for name, array in raw.items():
         if array.dtype.kind not in "fiu":
@@ -90,8 +98,11 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
     return out
 
 
-def _reason(error: Exception) -> str:
+def npz_error(error: Exception) -> str:
+    """Why ``np.load`` failed on an .npz file, in a few words."""
+    if isinstance(error, EOFError):
+        return "the file is empty"
     text = str(error).strip() or type(error).__name__
-    if "allow_pickle" in text:
-        return "it holds pickled Python objects, which nnc never loads"
+    if "allow_pickle" in text:  # what np.load says of a pickle, but also of any other bytes
+        return "it holds pickled Python objects, or is no NumPy file at all; nnc never unpickles"
     return text.splitlines()[0][:120]

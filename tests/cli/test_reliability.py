@@ -173,3 +173,10 @@ def test_checkpoint_every_and_keep(cli, spec, tmp_path):
     assert result.exit_code == 0, result.stderr
     names = sorted(p.name for p in (tmp_path / "checkpoints").glob("ckpt-*"))
     assert names == [f"ckpt-e{e:06d}-b000000.npz" for e in (4, 6, 8, 10, 12)]
+
+
+def test_resume_refuses_fewer_epochs_than_the_checkpoint_holds(cli, spec, tmp_path):
+    assert cli("train", spec, "-o", tmp_path, "--set", "train.epochs=2").exit_code == 0
+    result = cli("train", spec, "-o", tmp_path, "--resume", "--set", "train.epochs=1")
+    assert result.exit_code == 2
+    assert "holds 2 trained epochs, more than train.epochs=1" in result.stderr
