@@ -36,7 +36,7 @@ class Loss:
     def correct(self, scores: np.ndarray, y: np.ndarray) -> int:
         """How many samples the scores classify right (argmax of the scores)."""
         predicted = self.predicted[:len(scores)]
-        np.argmax(scores, axis=1, out=predicted)
+        scores.argmax(axis=1, out=predicted)
         return int(np.count_nonzero(predicted == y))
 
 

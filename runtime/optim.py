@@ -16,6 +16,11 @@ from nnc.compiler.sizing import optimizer_scratch
 
 def axpy(y: np.ndarray, a: float, x: np.ndarray, scratch: np.ndarray) -> None:
     """y += a * x, through ``scratch`` in chunks (NumPy has no in-place axpy)."""
+    if len(y) <= len(scratch):
+        tmp = scratch[:len(y)]
+        np.multiply(x, a, out=tmp)
+        y += tmp
+        return
     for start in range(0, len(y), len(scratch)):
         stop = min(start + len(scratch), len(y))
         tmp = scratch[:stop - start]

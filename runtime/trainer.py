@@ -154,21 +154,28 @@ class Trainer:
     def run_epoch(self) -> EpochRecord:
         state, config, data = self.state, self.config, self.data
         lr = lr_at(config.optimizer.sgd.lr, config.lr_schedule, state.epoch, config.epochs)
+        n = len(data.x_train)
         if self.order is None:  # a fresh epoch (a resumed one brings its order along)
-            self.order = self.shuffle_rng.permutation(len(data.x_train))
-        batches = math.ceil(len(self.order) / self.batch)
+            self.order = self.shuffle_rng.permutation(n) if config.shuffle else np.arange(n)
+        batches = math.ceil(n / self.batch)
+        report = type(self.callback).on_batch is not Callback.on_batch
+        started = time.perf_counter()
         while state.batch < batches:
-            started = time.perf_counter()
-            idx = self.order[state.batch * self.batch:(state.batch + 1) * self.batch]
-            loss, right = self.step(idx, lr)
-            state.loss_sum += loss * len(idx)
+            start = state.batch * self.batch
+            rows = self.order[start:start + self.batch] if config.shuffle else \
+                slice(start, min(start + self.batch, n))  # in order: views, no copy
+            loss, right = self.step(rows, lr)
+            state.loss_sum += loss * (len(rows) if config.shuffle else rows.stop - rows.start)
             state.correct += right
             state.batch += 1
-            state.epoch_seconds += time.perf_counter() - started
-            self.callback.on_batch(state.epoch + 1, state.batch, batches)
-            signal = self.should_stop() if self.should_stop else None
-            if signal is not None and state.batch < batches:
-                self.interrupt(signal)
+            if report:
+                self.callback.on_batch(state.epoch + 1, state.batch, batches)
+            if self.should_stop is not None:
+                signal = self.should_stop()
+                if signal is not None and state.batch < batches:
+                    state.epoch_seconds += time.perf_counter() - started
+                    self.interrupt(signal)
+        state.epoch_seconds += time.perf_counter() - started
         record = self.finish_epoch(lr)
         signal = self.should_stop() if self.should_stop else None
         every, last = config.checkpoint_every, state.epoch == config.epochs or state.stopped_early
@@ -195,11 +202,16 @@ class Trainer:
         self.callback.on_epoch(record)
         return record
 
-    def step(self, idx: np.ndarray, lr: float) -> tuple[float, int]:
-        """One SGD step on the samples ``idx``: (mean data loss, correctly classified)."""
-        n = len(idx)
-        x = np.take(self.data.x_train, idx, axis=0, out=self.executor.x[:n], mode="clip")
-        y = np.take(self.data.y_train, idx, axis=0, out=self.loss.labels[:n], mode="clip")
+    def step(self, rows: np.ndarray | slice, lr: float) -> tuple[float, int]:
+        """One SGD step on the samples ``rows`` (indices, gathered into the batch buffers,
+        or a slice, read in place): (mean data loss, correctly classified)."""
+        if isinstance(rows, slice):
+            x, y = self.data.x_train[rows], self.data.y_train[rows]
+            n = len(x)
+        else:
+            n = len(rows)
+            x = np.take(self.data.x_train, rows, axis=0, out=self.executor.x[:n], mode="clip")
+            y = np.take(self.data.y_train, rows, axis=0, out=self.loss.labels[:n], mode="clip")
         scores = self.executor.forward(x, train=True)
         loss = self.loss(scores, y)
         if not math.isfinite(loss):

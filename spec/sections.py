@@ -148,6 +148,8 @@ class TrainSpec(Strict):
 
     epochs: int = Field(10, ge=0, le=1_000_000)
     batch_size: int = Field(64, ge=1, le=10_000_000)
+    shuffle: bool = Field(True, description="draw each epoch's minibatches in a new random "
+                                            "order (false: in the data's order, no copy)")
     optimizer: Optimizer = Optimizer(sgd=Sgd())
     l2: float = Field(0.0, ge=0, le=1e6, description="adds l2/2 * sum(W^2) over weights")
     lr_schedule: LrSchedule | None = None
