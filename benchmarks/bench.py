@@ -306,12 +306,17 @@ def bench_memory() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("parts", nargs="*", default=["train", "infer", "startup", "memory"],
-                        choices=["train", "infer", "startup", "memory"])
+    parts = ["train", "infer", "startup", "memory"]
+    parser.add_argument("parts", nargs="*", metavar="PART",
+                        help=f"what to measure: {', '.join(parts)} (default: everything)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
+    unknown = set(args.parts) - set(parts)
+    if unknown:
+        parser.error(f"unknown part(s): {', '.join(sorted(unknown))}")
+    args.parts = args.parts or parts
     print(f"nnc benchmarks: {os.cpu_count()} CPUs, numpy {np.__version__}")
     figures = {}
     if "train" in args.parts:

@@ -7,6 +7,7 @@ import numpy as np
 from nnc.compiler.plan import Plan
 
 INIT_STREAM = 10  # SeedSequence spawn key of the initial weights (data uses 1 and 2)
+DRAW_CHUNK = 1 << 16  # normals drawn at a time (float64): no temporary the size of a layer
 
 
 class ParamStore:
@@ -34,11 +35,13 @@ class ParamStore:
         """Draw every parameter from its init rule; depends only on the plan and ``seed``."""
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(INIT_STREAM,)))
         for param in self.plan.graph.params:  # graph order: stable under layout changes
-            view, init = self.views[param.name], param.init
-            if init.kind == "normal":
-                view[...] = rng.standard_normal(param.shape) * init.scale
-            else:
-                view[...] = init.scale
+            flat, init = self.views[param.name].reshape(-1), param.init
+            if init.kind != "normal":
+                flat[...] = init.scale
+                continue
+            for start in range(0, len(flat), DRAW_CHUNK):  # the same stream as one draw
+                part = flat[start:start + DRAW_CHUNK]
+                part[...] = rng.standard_normal(len(part)) * init.scale
         return self
 
     def state_dict(self) -> dict[str, np.ndarray]:
