@@ -62,7 +62,8 @@ set_option = click.option(
 max_memory_option = click.option(
     "--max-memory", type=ByteSize(), default=None, metavar="SIZE",
     help="Refuse specs whose training memory estimate exceeds SIZE (e.g. 4GiB). "
-         "Default: the machine's total memory.")
+         "Default: the machine's memory (check, summary), the memory available now (train, "
+         "build).")
 
 
 def reports_errors(command: Callable) -> Callable:
@@ -107,6 +108,15 @@ resume_option = click.option(
 force_option = click.option(
     "--force", is_flag=True,
     help="With --resume: resume even if training-relevant spec fields or the data changed.")
+
+
+def training_options(command: Callable) -> Callable:
+    """The arguments and options `nnc train` and `nnc build` share."""
+    for option in reversed((spec_argument, set_option, max_memory_option,
+                            output_option("Output folder (default: build/NAME/)."),
+                            threads_option, quiet_option, resume_option, force_option)):
+        command = option(command)
+    return command
 
 
 def _run_training(command: str, spec: Path, overrides: tuple[str, ...], out: Path, run,
@@ -219,14 +229,7 @@ def summary(spec: Path, overrides: tuple[str, ...], max_memory: int | None, as_j
 
 
 @main.command()
-@spec_argument
-@set_option
-@max_memory_option
-@output_option("Output folder (default: build/NAME/).")
-@threads_option
-@quiet_option
-@resume_option
-@force_option
+@training_options
 @reports_errors
 def train(spec: Path, overrides: tuple[str, ...], max_memory: int | None, out_dir: Path | None,
           threads: int | None, quiet: bool, resume: bool, force: bool) -> None:
@@ -250,14 +253,7 @@ def train(spec: Path, overrides: tuple[str, ...], max_memory: int | None, out_di
 
 
 @main.command()
-@spec_argument
-@set_option
-@max_memory_option
-@output_option("Output folder (default: build/NAME/).")
-@threads_option
-@quiet_option
-@resume_option
-@force_option
+@training_options
 @reports_errors
 def build(spec: Path, overrides: tuple[str, ...], max_memory: int | None, out_dir: Path | None,
           threads: int | None, quiet: bool, resume: bool, force: bool) -> None:

@@ -7,6 +7,29 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable
 
+from nnc.errors import DataError, NncError
+
+
+def read_bytes(path: str | os.PathLike, max_bytes: int, kind: str,
+               error: type[NncError] = DataError) -> bytes:
+    """The contents of the file at ``path`` (a ``kind`` of file, e.g. "an ONNX file"), or
+    ``error`` naming the file: missing, a directory, unreadable, larger than ``max_bytes``."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            raise error(f"is a directory, not {kind}", file=str(path))
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise error(f"{size} bytes is too large for {kind} (limit {max_bytes})",
+                        file=str(path))
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise error("no such file", file=str(path)) from None
+    except PermissionError:
+        raise error("permission denied", file=str(path)) from None
+    except OSError as e:
+        raise error(f"cannot read: {e.strerror or e}", file=str(path)) from None
+
 
 def write_atomic(path: str | os.PathLike, data: bytes | Callable[[BinaryIO], None]) -> None:
     """Write ``data`` (bytes, or a function writing to a binary file) to a temporary file

@@ -21,8 +21,6 @@ import hashlib
 import json
 import math
 import re
-import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +31,7 @@ from nnc.errors import DataError
 from nnc.files import write_atomic
 from nnc.runtime.data import Dataset
 from nnc.runtime.trainer import Trainer, TrainState
-from nnc.runtime.weights import npz_error, write_npz
+from nnc.runtime.weights import load_npz, write_npz
 from nnc.spec import Spec
 
 FORMAT = 1
@@ -159,15 +157,7 @@ class CheckpointStore:
 def read_checkpoint(path: Path) -> Checkpoint:
     """Read and verify one checkpoint file: DataError if it is damaged, InvalidCheckpoint
     if it is intact but its metadata do not make a training state."""
-    try:
-        npz = np.load(path, allow_pickle=False)
-        if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise ValueError("a single .npy array, not an .npz archive")
-        with npz:
-            arrays = {name: npz[name] for name in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError,
-            MemoryError) as e:
-        raise DataError(f"damaged checkpoint ({npz_error(e)})", file=str(path)) from None
+    arrays = load_npz(path, "damaged checkpoint")
     stored = arrays.pop("sha256", None)
     if stored is None or stored.tobytes().decode("ascii", "replace") != _digest(arrays):
         raise DataError("damaged checkpoint (its checksum does not match)", file=str(path))

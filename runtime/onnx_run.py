@@ -11,6 +11,7 @@ import onnx
 from google.protobuf.message import Message
 
 from nnc.errors import DataError, ExportError
+from nnc.files import read_bytes
 
 MAX_ONNX_BYTES = 2 << 30  # protobuf's own limit
 
@@ -18,19 +19,7 @@ MAX_ONNX_BYTES = 2 << 30  # protobuf's own limit
 def read_model(path: str | os.PathLike) -> onnx.ModelProto:
     """Load and check an .onnx file; any problem is a DataError naming the file."""
     path = Path(path)
-    try:
-        if path.is_dir():
-            raise DataError("is a directory, not an ONNX file", file=str(path))
-        size = path.stat().st_size
-        if size > MAX_ONNX_BYTES:
-            raise DataError(f"{size} bytes is larger than an ONNX file can be", file=str(path))
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError("no such file", file=str(path)) from None
-    except PermissionError:
-        raise DataError("permission denied", file=str(path)) from None
-    except OSError as e:
-        raise DataError(f"cannot read: {e.strerror or e}", file=str(path)) from None
+    data = read_bytes(path, MAX_ONNX_BYTES, "an ONNX file")
     try:
         model = onnx.load_model_from_string(data)
         external = external_tensor(model)

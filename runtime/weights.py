@@ -67,26 +67,31 @@ def load_weights(path: str | os.PathLike, plan: Plan) -> tuple[dict[str, np.ndar
     return {n: arrays[n] for n in expected}, preprocess
 
 
-def read_npz(path: Path) -> dict[str, np.ndarray]:
-    """All arrays of an .npz as float32, refusing pickles, non-numeric and non-finite data."""
+def load_npz(path: Path, what: str) -> dict[str, np.ndarray]:
+    """Every array of an .npz file, pickles refused; a DataError ``what (why)`` naming the
+    file when it cannot be read (``what`` e.g. "not a readable .npz weights file")."""
     try:
         npz = np.load(path, allow_pickle=False)
         if not isinstance(npz, np.lib.npyio.NpzFile):
             raise ValueError("a single .npy array, not an .npz archive")
         with npz:
-            raw = {name: npz[name] for name in npz.files}
+            return {name: npz[name] for name in npz.files}
     except FileNotFoundError:
         raise DataError("no such file", file=str(path)) from None
     except IsADirectoryError:
-        raise DataError("is a directory, not a weights file", file=str(path)) from None
+        raise DataError("is a directory, not an .npz file", file=str(path)) from None
     except PermissionError:
         raise DataError("permission denied", file=str(path)) from None
     except MemoryError:
-        raise DataError("not a readable .npz weights file (it declares an array larger than "
-                        "the memory)", file=str(path)) from None
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as e:
-        raise DataError(f"not a readable .npz weights file ({npz_error(e)})",
+        raise DataError(f"{what} (it declares an array larger than the memory)",
                         file=str(path)) from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as e:
+        raise DataError(f"{what} ({npz_error(e)})", file=str(path)) from None
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    """All arrays of an .npz as float32, refusing pickles, non-numeric and non-finite data."""
+    raw = load_npz(path, "not a readable .npz weights file")
     out = {}
     for name, array in raw.items():
         if array.dtype.kind not in "fiu":

@@ -10,6 +10,7 @@ from typing import Iterable
 from pydantic import ValidationError
 
 from nnc.errors import Problem, SpecError
+from nnc.files import read_bytes
 from nnc.spec.diagnostics import validation_problems
 from nnc.spec.model import Spec
 from nnc.spec.overrides import apply_overrides
@@ -71,20 +72,7 @@ def load_spec_text(text: str, file: str = "<spec>", fmt: str = "yaml",
 
 
 def _read_text(path: Path) -> str:
-    try:
-        if path.is_dir():
-            raise SpecError("is a directory, not a spec file", file=str(path))
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise SpecError(f"{size} bytes is too large for a spec (limit {MAX_BYTES})",
-                            file=str(path))
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise SpecError("no such file", file=str(path)) from None
-    except PermissionError:
-        raise SpecError("permission denied", file=str(path)) from None
-    except OSError as e:
-        raise SpecError(f"cannot read: {e.strerror or e}", file=str(path)) from None
+    data = read_bytes(path, MAX_BYTES, "a spec file", SpecError)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
