@@ -77,5 +77,6 @@ def first_disagreement(plan: Plan, params: ParamStore, executor: Executor, x_raw
             continue
         diff = float(np.abs(theirs - ours).max(initial=0.0))
         if diff / max(1.0, float(np.abs(ours).max(initial=0.0))) > TOLERANCE:
-            return f"first disagreement at node {step.output!r} ({step.node.op}, max abs diff {diff:.3g})"
+            op = step.node.op + (f" + {step.node.activation.op}" if step.node.activation else "")
+            return f"first disagreement at node {step.output!r} ({op}, max abs diff {diff:.3g})"
     return "no single node disagrees beyond the tolerance (the differences add up)"

@@ -1,0 +1,61 @@
+"""Learning-rate schedules (as PyTorch's StepLR, ExponentialLR, CosineAnnealingLR) and
+gradient clipping (as torch.nn.utils.clip_grad_norm_, before weight decay)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from nnc.runtime.optim import SGD, axpy, lr_at
+from nnc.spec.sections import LrSchedule
+
+
+def schedule(**kind) -> LrSchedule:
+    return LrSchedule.model_validate(kind)
+
+
+def test_step_schedule() -> None:
+    s = schedule(step={"step_size": 3, "gamma": 0.5})
+    assert [lr_at(0.8, s, e, 10) for e in range(7)] == [0.8, 0.8, 0.8, 0.4, 0.4, 0.4, 0.2]
+
+
+def test_exponential_schedule() -> None:
+    s = schedule(exponential={"gamma": 0.9})
+    assert [lr_at(1.0, s, e, 10) for e in range(3)] == pytest.approx([1.0, 0.9, 0.81])
+
+
+def test_cosine_schedule_anneals_to_min_lr_over_the_epochs() -> None:
+    s = schedule(cosine={"min_lr": 0.01})
+    lrs = [lr_at(0.11, s, e, 4) for e in range(5)]
+    expected = [0.01 + 0.1 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(5)]
+    assert lrs == pytest.approx(expected) and lrs[0] == pytest.approx(0.11)
+    assert lrs[-1] == pytest.approx(0.01)
+
+
+def test_no_schedule_keeps_the_rate() -> None:
+    assert lr_at(0.3, None, 99, 100) == 0.3
+
+
+@pytest.mark.parametrize("norm, clip", [(10.0, 2.0), (1.0, 2.0)])
+def test_clipping_scales_the_loss_gradient_before_weight_decay(norm: float, clip: float) -> None:
+    rng = np.random.default_rng(0)
+    params = rng.standard_normal(50)
+    grad = rng.standard_normal(50)
+    grad *= norm / np.linalg.norm(grad)
+    g = grad.copy()
+    sgd = SGD(params, g, n_weights=30, momentum=0.0, nesterov=False, l2=0.1, clip_grad_norm=clip)
+    sgd.regularize()
+    scale = clip / (norm + 1e-6) if norm > clip else 1.0
+    expected = grad * scale
+    expected[:30] += 0.1 * params[:30]  # weight decay on the weights only, after clipping
+    np.testing.assert_allclose(g, expected, rtol=1e-12)
+
+
+def test_axpy_in_chunks_equals_the_direct_update() -> None:
+    rng = np.random.default_rng(1)
+    y, x = rng.standard_normal(1000), rng.standard_normal(1000)
+    want = y + 0.25 * x
+    axpy(y, 0.25, x, np.empty(64))
+    np.testing.assert_allclose(y, want, rtol=1e-15)
