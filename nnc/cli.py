@@ -338,8 +338,8 @@ def predict(model: Path, inputs: Path, output: Path | None, what: str | None,
     binary = sess.get_outputs()[0].shape[1] == 1
     classes = what == "classes"
     if output is not None:
-        result = run.predict_to_file(sess, data.x, name, classes, output, binary)
-        click.echo(f"wrote {output} ({len(result)} rows)")
+        rows = run.predict_to_file(sess, data.x, name, classes, output, binary)
+        click.echo(f"wrote {output} ({rows} rows)")
     else:
         for scores in run.batches(sess, data.x, name):
             rows = run.to_classes(scores, binary) if classes else scores

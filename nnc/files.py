@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable
@@ -10,25 +11,50 @@ from typing import BinaryIO, Callable
 from nnc.errors import DataError, NncError
 
 
-def read_bytes(path: str | os.PathLike, max_bytes: int, kind: str,
-               error: type[NncError] = DataError) -> bytes:
-    """The contents of the file at ``path`` (a ``kind`` of file, e.g. "an ONNX file"), or
-    ``error`` naming the file: missing, a directory, unreadable, larger than ``max_bytes``."""
-    path = Path(path)
+def require_file(path: str | os.PathLike, kind: str, error: type[NncError] = DataError,
+                 missing: str = "no such file") -> None:
+    """Raise ``error`` naming ``path`` unless it is an existing regular file: not missing, a
+    directory, a device or a pipe (which could be read forever), e.g. ``kind`` "an ONNX file"."""
     try:
-        if path.is_dir():
-            raise error(f"is a directory, not {kind}", file=str(path))
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise error(f"{size} bytes is too large for {kind} (limit {max_bytes})",
-                        file=str(path))
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise error("no such file", file=str(path)) from None
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise error(missing, file=str(path)) from None
     except PermissionError:
         raise error("permission denied", file=str(path)) from None
     except OSError as e:
         raise error(f"cannot read: {e.strerror or e}", file=str(path)) from None
+    if stat.S_ISDIR(mode):
+        raise error(f"is a directory, not {kind}", file=str(path))
+    if not stat.S_ISREG(mode):
+        raise error(f"is not a regular file (a device or a pipe?), not {kind}", file=str(path))
+
+
+def read_bytes(path: str | os.PathLike, max_bytes: int, kind: str,
+               error: type[NncError] = DataError) -> bytes:
+    """The contents of the regular file at ``path`` (``kind``, e.g. "an ONNX file"), or
+    ``error`` naming the file: missing, not a regular file, unreadable, over ``max_bytes``."""
+    require_file(path, kind, error)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(max_bytes + 1)  # never more, whatever the file claims
+    except PermissionError:
+        raise error("permission denied", file=str(path)) from None
+    except OSError as e:
+        raise error(f"cannot read: {e.strerror or e}", file=str(path)) from None
+    if len(data) > max_bytes:
+        raise error(f"too large for {kind} (limit {max_bytes} bytes)", file=str(path))
+    return data
+
+
+def make_dir(path: str | os.PathLike) -> Path:
+    """Create the folder ``path`` (and its parents) for outputs; DataError if impossible."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataError(f"cannot create the output folder: {e.strerror or e}",
+                        file=str(path)) from None
+    return path
 
 
 def write_atomic(path: str | os.PathLike, data: bytes | Callable[[BinaryIO], None]) -> None:
@@ -36,8 +62,13 @@ def write_atomic(path: str | os.PathLike, data: bytes | Callable[[BinaryIO], Non
     beside ``path``, fsync it, then rename it over ``path``: readers see the old file or
     the whole new one, never a part."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    make_dir(path.parent)
+    if path.is_dir():
+        raise DataError("is a directory; cannot write a file there", file=str(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise DataError(f"cannot write: {e.strerror or e}", file=str(path)) from None
     try:
         with os.fdopen(fd, "wb") as f:
             if callable(data):
@@ -48,11 +79,13 @@ def write_atomic(path: str | os.PathLike, data: bytes | Callable[[BinaryIO], Non
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(e, OSError):  # a full disk, a read-only folder, ...
+            raise DataError(f"cannot write: {e.strerror or e}", file=str(path)) from None
         raise
     _fsync_dir(path.parent)
 

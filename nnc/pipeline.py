@@ -22,7 +22,7 @@ from nnc import __version__
 from nnc.compiler import Graph, Plan, SizingReport, compile_spec, lower_to_plan, size_graph
 from nnc.compiler.sizing import check_memory
 from nnc.errors import SpecError
-from nnc.files import write_atomic
+from nnc.files import make_dir, write_atomic
 from nnc.spec import SpecFile, load_spec
 
 VAL_FILE_LIMIT = 64 << 20  # write val.npz only when it is at most this large
@@ -104,28 +104,31 @@ def train(prepared: Prepared, callback: Any = None, threads: int | None = None,
                             seed=spec.train.seed, spec_file=str(spec_file.source.file))
     trainer = Trainer(prepared.plan, params, dataset, spec.train, spec.loss, callback,
                       should_stop=should_stop)
+    blas = choose_threads(prepared.plan, trainer.batch, threads or spec.train.threads)
     notes: list[str] = []
+    store = None
     if out_dir is not None:
-        trainer.checkpoint = _checkpoints(trainer, spec, dataset, out_dir, resume, force, notes)
+        store = _checkpoints(trainer, spec, dataset, blas, out_dir, resume, force, notes)
     for note in notes:
         if callback is not None and hasattr(callback, "on_note"):
             callback.on_note(note)
-    with blas_threads(choose_threads(prepared.plan, trainer.batch, threads or spec.train.threads)):
+    with blas_threads(blas):
         result = trainer.run()
+    if store is not None and not spec.train.checkpoint_every:
+        store.clear()  # only an interrupt wrote some: the run is complete now
     return Trained(params, dataset, result, {"notes": notes} if notes else {})
 
 
-def _checkpoints(trainer: Any, spec: Any, dataset: Any, out_dir: Path, resume: bool,
-                 force: bool, notes: list[str]):
-    """The trainer's checkpoint hook; with ``resume``, the trainer restored from the newest."""
+def _checkpoints(trainer: Any, spec: Any, dataset: Any, threads: int, out_dir: Path,
+                 resume: bool, force: bool, notes: list[str]):
+    """Give the trainer its checkpoint hook (and, with ``resume``, restore it from the
+    newest checkpoint); returns the store."""
     from nnc.errors import DataError
     from nnc.runtime.checkpoint import CheckpointStore, changes, fingerprint, restore
 
     store = CheckpointStore(out_dir / "checkpoints", spec.train.keep_checkpoints,
-                            fingerprint(spec, dataset))
-    if not resume:
-        store.clear()
-    else:
+                            fingerprint(spec, dataset, threads), new_series=not resume)
+    if resume:
         checkpoint, skipped = store.latest()
         notes.extend(f"skipped {line}" for line in skipped)
         if checkpoint is None:
@@ -143,8 +146,9 @@ def _checkpoints(trainer: Any, spec: Any, dataset: Any, out_dir: Path, resume: b
                                 "train without --resume", file=str(checkpoint.path))
             restore(trainer, checkpoint)
             notes.append(f"resumed from {checkpoint.path} ({checkpoint.where})")
-    every = spec.train.checkpoint_every
-    return store.save if every or trainer.should_stop else None
+    if spec.train.checkpoint_every or trainer.should_stop:
+        trainer.checkpoint = store.save
+    return store
 
 
 SMALL_STEP_MACS = 4_000_000  # below this, one BLAS thread beats waking a second one
@@ -207,7 +211,7 @@ def write_training_outputs(out_dir: Path, prepared: Prepared, trained: Trained) 
     """weights.npz, history.csv, report.json (each written atomically)."""
     from nnc.runtime.weights import save_weights
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_dir(out_dir)
     preprocess = trained.dataset.preprocess if trained.dataset is not None else None
     save_weights(out_dir / "weights.npz", trained.params, preprocess)
     write_atomic(out_dir / "history.csv", history_csv(trained).encode())
@@ -218,6 +222,7 @@ def write_validation_set(out_dir: Path, trained: Trained) -> Path | None:
     """val.npz: the raw validation features and labels, for `nnc predict` (if small)."""
     d = trained.dataset
     if d is None or len(d.x_val_raw) == 0 or d.x_val_raw.nbytes > VAL_FILE_LIMIT:
+        (out_dir / "val.npz").unlink(missing_ok=True)  # one of an earlier run would mislead
         return None
     from nnc.runtime.weights import write_npz
 
@@ -274,11 +279,13 @@ def build(prepared: Prepared, out_dir: Path, callback: Any = None, threads: int 
     """The main job: train (if the spec has data), export, verify, write everything."""
     trained = train(prepared, callback, threads, out_dir=out_dir, resume=resume, force=force,
                     should_stop=should_stop)
+    _stop_if_asked(should_stop, "after training, before the export")
     metrics = _metrics(trained)
     preprocess = trained.dataset.preprocess if trained.dataset is not None else None
     model = export_model(prepared, trained.params, preprocess, metrics)
     parity = verify_model(prepared, trained, model, preprocess, threads)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _stop_if_asked(should_stop, "after the export, before writing it")
+    make_dir(out_dir)
     model_path = out_dir / "model.onnx"
     trained.extra["onnx"] = {"path": str(model_path), "opset": model.opset_import[0].version,
                              "bytes": model.ByteSize(), **parity.to_dict()}
@@ -292,6 +299,15 @@ def build(prepared: Prepared, out_dir: Path, callback: Any = None, threads: int 
     return report_dict(prepared, trained)
 
 
+def _stop_if_asked(should_stop: Any, where: str) -> None:
+    """SIGINT/SIGTERM arriving between the stages of a build stop it there."""
+    from nnc.errors import Interrupted
+
+    signal = should_stop() if should_stop is not None else None
+    if signal is not None:
+        raise Interrupted(signal, where)
+
+
 def _metrics(trained: Trained) -> dict[str, Any]:
     r = trained.result
     if r is None:
@@ -301,8 +317,19 @@ def _metrics(trained: Trained) -> dict[str, Any]:
 
 
 def write_json(path: Path, data: Any) -> None:
-    write_atomic(path, (json.dumps(data, indent=2, allow_nan=False, default=_jsonable) + "\n")
-                 .encode())
+    """Strict JSON (a non-finite number, e.g. the loss of an extreme input, becomes null)."""
+    text = json.dumps(_finite(data), indent=2, allow_nan=False, default=_jsonable)
+    write_atomic(path, (text + "\n").encode())
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _jsonable(value: Any) -> Any:

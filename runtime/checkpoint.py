@@ -40,8 +40,10 @@ NOT_RELEVANT = {("name",), ("description",), ("export",), ("train", "checkpoint_
                 ("train", "keep_checkpoints"), ("train", "threads")}
 
 
-def fingerprint(spec: Spec, data: Dataset) -> dict[str, Any]:
-    """What a checkpoint must have been trained on to be resumed by this run."""
+def fingerprint(spec: Spec, data: Dataset, threads: int) -> dict[str, Any]:
+    """What a checkpoint must have been trained on to be resumed by this run: the
+    training-relevant spec fields, the data, and the BLAS threads (sums split over another
+    number of threads round differently, so bit-identity needs the same number)."""
     fields = spec.model_dump(mode="json")
     for path in NOT_RELEVANT:
         parent = fields
@@ -55,12 +57,15 @@ def fingerprint(spec: Spec, data: Dataset) -> dict[str, Any]:
     for array in (data.x_train, data.y_train, data.x_val, data.y_val):
         digest.update(str((array.dtype.str, array.shape)).encode())
         digest.update(np.ascontiguousarray(array))
-    return {"spec": fields, "data": digest.hexdigest()}
+    return {"spec": fields, "data": digest.hexdigest(), "threads": threads}
 
 
 def changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """The dotted paths where two fingerprints differ (``data`` for the data)."""
     out = ["data (the samples differ)"] if old.get("data") != new.get("data") else []
+    if old.get("threads") != new.get("threads"):
+        out.append(f"BLAS threads ({old.get('threads')} -> {new.get('threads')}; set --threads "
+                   f"{old.get('threads')} to resume exactly)")
     return out + _diff(old.get("spec"), new.get("spec"), "")
 
 
@@ -95,8 +100,12 @@ class Checkpoint:
 class CheckpointStore:
     """The checkpoints of one output folder: save, keep the newest ``keep``, find, restore."""
 
-    def __init__(self, folder: Path, keep: int, run_fingerprint: dict[str, Any]):
+    def __init__(self, folder: Path, keep: int, run_fingerprint: dict[str, Any],
+                 new_series: bool = False):
+        """``new_series``: this run does not resume; older checkpoints are removed once it
+        has written its first (a run that fails early leaves them as they were)."""
         self.folder, self.keep, self.run_fingerprint = Path(folder), keep, run_fingerprint
+        self.new_series = new_series
 
     def files(self) -> list[Path]:
         """Checkpoint files, oldest first."""
@@ -128,6 +137,12 @@ class CheckpointStore:
         path = self.folder / f"ckpt-e{state.epoch:06d}-b{state.batch:06d}.npz"
         write_atomic(path, lambda f: write_npz(f, arrays))
         files = self.files()
+        if self.new_series:
+            self.new_series = False
+            for old in files:
+                if old != path:
+                    old.unlink(missing_ok=True)
+            return path
         mine = files.index(path)
         # the oldest beyond `keep`, and any newer one: damaged files a resume skipped, which
         # would otherwise outlive (and, pruning by age, delete) the checkpoints of this run

@@ -5,17 +5,20 @@ from __future__ import annotations
 import csv
 import math
 import os
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 import numpy as np
 
 from nnc.errors import DataError
+from nnc.files import require_file, write_atomic
 from nnc.runtime import onnx_run
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 BATCH = 4096
 DRY_RUN_FEATURES = 1 << 20  # features per sample up to which a model is tried on zeros
@@ -38,8 +41,7 @@ def read_inputs(path: str | os.PathLike, label: str | None = None) -> Inputs:
     if suffix not in (".npy", ".npz", ".csv"):
         raise DataError(f"unknown input format {suffix or '(no extension)'!r}; use .npy, .npz "
                         "or .csv", file=str(path))
-    if path.is_dir():
-        raise DataError("is a directory, not an input file", file=str(path))
+    require_file(path, "an input file")
     try:
         if suffix == ".npy":
             inputs = Inputs(_numeric(np.load(path, mmap_mode="r", allow_pickle=False), path,
@@ -176,28 +178,23 @@ def batches(sess, x: np.ndarray, output: str, batch: int = BATCH) -> Iterator[np
         yield sess.run([output], {name: np.ascontiguousarray(chunk)})[0]
 
 
-def predict_to_file(sess, x: np.ndarray, output: str, classes: bool, out: Path,
-                    binary: bool) -> np.ndarray:
-    """Write predictions to ``out`` (.npy) atomically, streaming through a memory map."""
-    n_out = sess.get_outputs()[[o.name for o in sess.get_outputs()].index(output)].shape[1]
-    shape = (len(x),) if classes else (len(x), n_out)
-    dtype = np.int64 if classes else np.float32
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
-        result = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
-        start = 0
+def predict_to_file(sess: "ort.InferenceSession", x: np.ndarray, output: str, classes: bool,
+                    out: Path, binary: bool) -> int:
+    """Write predictions to ``out`` (.npy) atomically, batch by batch (bounded memory);
+    returns the number of rows."""
+    n_out = next(o.shape[1] for o in sess.get_outputs() if o.name == output)
+    dtype = np.dtype(np.int64 if classes else np.float32)
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+              "shape": (len(x),) if classes else (len(x), n_out)}
+
+    def write(f: BinaryIO) -> None:
+        np.lib.format.write_array_header_1_0(f, header)
         for scores in batches(sess, x, output):
-            result[start:start + len(scores)] = to_classes(scores, binary) if classes else scores
-            start += len(scores)
-        result.flush()
-        del result
-        os.replace(tmp, out)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return np.load(out, mmap_mode="r")
+            rows = to_classes(scores, binary) if classes else scores
+            f.write(np.ascontiguousarray(rows, dtype=dtype).tobytes())
+
+    write_atomic(out, write)
+    return len(x)
 
 
 def to_classes(scores: np.ndarray, binary: bool) -> np.ndarray:

@@ -24,6 +24,7 @@ from typing import IO, Iterator
 import numpy as np
 
 from nnc.errors import DataError, Problem
+from nnc.files import require_file
 from nnc.spec.sections import BreastCancer, Csv, Digits, Function, Npz, Spiral
 
 SYNTHETIC_STREAM = 1  # spawn key of the generator that makes synthetic samples
@@ -172,13 +173,9 @@ def kind_of(path: Path) -> str | None:
 
 
 def check_file(path: Path, kind: str) -> None:
-    """Raise a DataError unless ``path`` is an existing file (not a folder)."""
-    found = kind_of(path)
-    if found == "dir":
-        raise DataError(f"is a directory, expected {kind}", file=str(path))
-    if found is None:
-        raise DataError("no such file (relative paths are relative to the spec's folder)",
-                        file=str(path))
+    """Raise a DataError unless ``path`` is an existing regular file."""
+    require_file(path, kind, missing="no such file (relative paths are relative to the "
+                                     "spec's folder)")
 
 
 def os_error(path: Path, error: OSError) -> DataError:

@@ -189,6 +189,8 @@ class Trainer:
     def finish_epoch(self, lr: float) -> EpochRecord:
         state, n = self.state, len(self.order)
         val_loss, val_acc = self.evaluate(self.data.x_val, self.data.y_val)
+        if val_loss is not None and not math.isfinite(val_loss):
+            self.diverged(f"the validation loss is {val_loss}")
         record = EpochRecord(state.epoch + 1, lr, state.loss_sum / n + self.optimizer.l2_penalty(),
                              state.correct / n if self.loss.classification else None,
                              val_loss, val_acc, state.epoch_seconds)

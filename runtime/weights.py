@@ -12,7 +12,7 @@ import numpy as np
 
 from nnc.compiler.plan import Plan
 from nnc.errors import DataError
-from nnc.files import write_atomic
+from nnc.files import require_file, write_atomic
 from nnc.runtime.data import Preprocess
 from nnc.runtime.params import ParamStore
 
@@ -70,6 +70,7 @@ def load_weights(path: str | os.PathLike, plan: Plan) -> tuple[dict[str, np.ndar
 def load_npz(path: Path, what: str) -> dict[str, np.ndarray]:
     """Every array of an .npz file, pickles refused; a DataError ``what (why)`` naming the
     file when it cannot be read (``what`` e.g. "not a readable .npz weights file")."""
+    require_file(path, "an .npz file")
     try:
         npz = np.load(path, allow_pickle=False)
         if not isinstance(npz, np.lib.npyio.NpzFile):

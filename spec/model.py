@@ -10,6 +10,8 @@ from nnc.spec.base import Name, Shape, Strict
 from nnc.spec.ops import OP_SPECS, Op
 from nnc.spec.sections import DataSpec, ExportSpec, Loss, TrainSpec
 
+PROBABILITY_LOSSES = ("softmax_cross_entropy", "binary_cross_entropy")
+
 
 def _bare_word(value: Any) -> Any:
     """A parameterless op may be written as a bare word: ``- relu`` is ``- {op: relu}``."""
@@ -52,6 +54,25 @@ class Spec(Strict):
         if graph is not None and (info.data.get("input") or info.data.get("layers")):
             raise ValueError("give either `input` + `layers` (a chain) or `graph`, not both")
         return graph
+
+    @field_validator("train")
+    @classmethod
+    def _metric_fits_loss(cls, train: TrainSpec, info: ValidationInfo) -> TrainSpec:
+        stopping = train.early_stopping
+        if stopping and stopping.metric == "val_accuracy" and info.data.get("loss") == "mse":
+            raise ValueError("early_stopping.metric val_accuracy needs a classification loss "
+                             "(mse has no accuracy); use val_loss")
+        return train
+
+    @field_validator("export")
+    @classmethod
+    def _probabilities_fit_loss(cls, export: ExportSpec, info: ValidationInfo) -> ExportSpec:
+        loss = info.data.get("loss")
+        if export.onnx.probabilities and loss not in PROBABILITY_LOSSES:
+            raise ValueError(f"onnx.probabilities needs a softmax_cross_entropy or "
+                             f"binary_cross_entropy loss (the scores of {loss or 'no loss'} "
+                             "are not probabilities)")
+        return export
 
     @model_validator(mode="after")
     def _has_network(self) -> "Spec":

@@ -32,7 +32,7 @@ class OpRule:
 
     def infer(self, attrs: OpSpec, inputs: Sequence[tuple[str, Shape]]) -> Shape:
         """The output shape, from the (name, shape) of each input; raises ShapeError."""
-        return vector_input(attrs.op, inputs)
+        return vector_input(inputs)
 
     def params(self, attrs: OpSpec, in_shapes: Sequence[Shape], out: Shape,
                init_choice: tuple[str, float | None]) -> list[tuple[str, Shape, InitRule]]:
@@ -59,11 +59,11 @@ class OpRule:
         raise NotImplementedError(f"{self.tag} has no ONNX lowering")
 
 
-def vector_input(op: str, inputs: Sequence[tuple[str, Shape]]) -> Shape:
+def vector_input(inputs: Sequence[tuple[str, Shape]]) -> Shape:
     """The shape of a single rank-1 input (every v1 op works on feature vectors)."""
     (name, shape), = inputs
     if len(shape) != 1:
-        raise ShapeError(f"{op} expects a feature vector, but {name} has shape {list(shape)}; "
+        raise ShapeError(f"expects a feature vector, but {name} has shape {list(shape)}; "
                          "v1 ops work on flat features (write `input: "
                          f"[{math.prod(shape)}]`)")
     return shape

@@ -22,9 +22,11 @@ class AddRule(OpRule):
     spec = Add
 
     def infer(self, attrs: Add, inputs: Sequence[tuple[str, Shape]]) -> Shape:
+        if any(len(shape) != 1 for _, shape in inputs):
+            raise ShapeError(f"joins feature vectors only; got {_described(inputs)}")
         shapes = {shape for _, shape in inputs}
         if len(shapes) != 1:
-            raise ShapeError(f"add needs inputs of one shape; got {_described(inputs)}")
+            raise ShapeError(f"needs inputs of one shape; got {_described(inputs)}")
         return inputs[0][1]
 
     def train_bytes(self, node: Node, in_shapes: Sequence[Shape], needs_dx: Sequence[bool]) -> int:
@@ -42,7 +44,7 @@ class ConcatRule(OpRule):
 
     def infer(self, attrs: Concat, inputs: Sequence[tuple[str, Shape]]) -> Shape:
         if any(len(shape) != 1 for _, shape in inputs):
-            raise ShapeError(f"concat joins feature vectors; got {_described(inputs)}")
+            raise ShapeError(f"joins feature vectors only; got {_described(inputs)}")
         return (sum(shape[0] for _, shape in inputs),)
 
     def train_bytes(self, node: Node, in_shapes: Sequence[Shape], needs_dx: Sequence[bool]) -> int:

@@ -81,3 +81,39 @@ def test_malicious_pickle_in_a_cifar10_folder_never_runs(cli, tmp_path, how: str
     assert result.exit_code == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "data_batch_1" in result.stderr
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("verb", ["check", "predict", "export", "train"])
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_pipes_and_devices_are_refused_not_read(cli, tmp_path, verb: str, kind: str) -> None:
+    import os
+
+    special = tmp_path / {"check": "s.yaml", "predict": "m.onnx", "export": "w.npz",
+                          "train": "d.csv"}[verb]
+    if kind == "fifo":
+        os.mkfifo(special)  # opening it to read would wait forever
+    else:
+        special.symlink_to("/dev/zero")  # reading it would never end
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC.format(data=f"{{csv: {{path: {special.name}, label: y}}}}"))
+    args = {"check": ["check", special], "predict": ["predict", special, tmp_path / "x.npy"],
+            "export": ["export", spec, "--weights", special, "-o", tmp_path / "m.onnx"],
+            "train": ["train", spec, "-o", tmp_path / "out"]}[verb]
+    result = cli(*args)
+    assert result.exit_code == 2, result.output
+    line, = result.stderr.strip().splitlines()
+    assert special.name in line and "not a regular file" in line
+
+
+@pytest.mark.parametrize("args", [
+    ["train", "{spec}", "-o", "/dev/null/out"],
+    ["build", "{spec}", "-o", "/proc/nnc-out"],
+    ["schema", "-o", "/dev/null/schema.json"],
+])
+def test_outputs_that_cannot_be_written_are_one_line(cli, tmp_path, args) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC.format(data="{spiral: {points: 20}}").replace("[4]", "[2]"))
+    result = cli(*[a.format(spec=spec) for a in args])
+    assert result.exit_code == 2, result.output
+    line, = result.stderr.strip().splitlines()
+    assert "cannot" in line and "Traceback" not in result.output

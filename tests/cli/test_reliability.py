@@ -119,7 +119,7 @@ def test_interrupt_checkpoints_and_resume_completes(spec, uninterrupted, tmp_pat
         pytest.skip("training finished before the signal arrived")
     assert proc.returncode == code, err
     lines = err.strip().splitlines()
-    assert lines[0].startswith(f"interrupted by {signal.Signals(signum).name} at epoch")
+    assert lines[0].startswith(f"interrupted by {signal.Signals(signum).name} at ")
     assert "--resume" in lines[-1] and "Traceback" not in err
     assert not (out / "weights.npz").exists()
     done = subprocess.run(nnc("train", spec, "-o", out, "--threads", "1", "-q", "--resume"),
@@ -180,3 +180,43 @@ def test_resume_refuses_fewer_epochs_than_the_checkpoint_holds(cli, spec, tmp_pa
     result = cli("train", spec, "-o", tmp_path, "--resume", "--set", "train.epochs=1")
     assert result.exit_code == 2
     assert "holds 2 trained epochs, more than train.epochs=1" in result.stderr
+
+
+def test_resume_refuses_another_thread_count(cli, spec, tmp_path):
+    assert cli("train", spec, "-o", tmp_path, "--set", "train.epochs=1",
+               "--threads", "1").exit_code == 0
+    result = cli("train", spec, "-o", tmp_path, "--resume", "--threads", "2")
+    assert result.exit_code == 2
+    assert "BLAS threads (1 -> 2; set --threads 1 to resume exactly)" in result.stderr
+
+
+def test_a_failed_run_keeps_the_checkpoints_of_the_last_good_one(cli, spec, tmp_path):
+    assert cli("train", spec, "-o", tmp_path, "--set", "train.epochs=2").exit_code == 0
+    before = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    bad = cli("train", spec, "-o", tmp_path, "--set", "train.optimizer.sgd.lr=1e6")
+    assert bad.exit_code == 1
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == before
+
+
+def test_a_signal_after_training_stops_the_build_before_the_export(spec, tmp_path):
+    import signal as signals
+
+    from nnc import pipeline
+    from nnc.errors import Interrupted
+    from nnc.runtime.trainer import Callback
+
+    class LastEpoch(Callback):
+        received = None
+
+        def on_epoch(self, record):
+            if record.epoch == 2:
+                self.received = signals.SIGTERM
+
+    stop = LastEpoch()
+    prepared = pipeline.prepare(spec, ["train.epochs=2"])
+    with pytest.raises(Interrupted) as caught:
+        pipeline.build(prepared, tmp_path, stop, should_stop=lambda: stop.received)
+    assert caught.value.exit_code == 143 and "before the export" in str(caught.value)
+    assert not (tmp_path / "model.onnx").exists()
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir())[-1] == \
+        "ckpt-e000002-b000000.npz"

@@ -234,7 +234,7 @@ def test_origins_point_back_into_the_spec() -> None:
 
          - {name: s, op: add, inputs: [a, b]}
        output: s
-     """, 9, 7, "add needs inputs of one shape; got a [10], b [20]"),
+     """, 9, 7, "needs inputs of one shape; got a [10], b [20]"),
     ("""
      name: flat
      input: [4, 4]
@@ -257,7 +257,7 @@ def test_origins_point_back_into_the_spec() -> None:
        nodes:
          - {name: a, op: prelu, input: img}
        output: a
-     """, 6, 7, "prelu expects a feature vector, but img has shape [2, 3]"),
+     """, 6, 7, "expects a feature vector, but img has shape [2, 3]"),
 ])
 def test_errors_carry_the_nodes_line(text: str, line: int, col: int, message: str) -> None:
     error = compile_error(text)

@@ -150,7 +150,7 @@ def test_a_batch_that_is_a_directory(load, fake_cifar10):
     (fake_cifar10 / "data_batch_1").unlink()
     (fake_cifar10 / "data_batch_1").mkdir()
     assert error_of(load, cifar(fake_cifar10)) == (
-        f"{fake_cifar10 / 'data_batch_1'}: is a directory, expected a CIFAR-10 batch file")
+        f"{fake_cifar10 / 'data_batch_1'}: is a directory, not a CIFAR-10 batch file")
 
 
 def rewrite_batch(folder: Path, **changes: object) -> Path:

@@ -154,7 +154,7 @@ def test_missing_file_and_directory(load, tmp_path, source):
                       "spec's folder)"
     (tmp_path / "folder").mkdir()
     message = error_of(load, {source: {**section, "path": "folder"}}, 6, 3)
-    assert message == f"{tmp_path / 'folder'}: is a directory, expected a .{source} file"
+    assert message == f"{tmp_path / 'folder'}: is a directory, not a .{source} file"
 
 
 @pytest.mark.parametrize("source", ["npz", "csv"])
