@@ -61,12 +61,13 @@ class Memory:
     batch_size: int
     params: int
     gradients: int
-    optimizer: int
+    optimizer: int  # momentum, and a bounded scratch for in-place updates
     activations: int  # every buffer the runtime keeps per batch: outputs, gradients, masks
+    best_params: int = 0  # the best weights so far, kept for early stopping
 
     @property
     def training(self) -> int:
-        return self.params + self.gradients + self.optimizer + self.activations
+        return self.params + self.gradients + self.optimizer + self.activations + self.best_params
 
     def to_dict(self) -> dict[str, int]:
         return {**asdict(self), "training": self.training}
@@ -119,8 +120,9 @@ def training_memory(plan: Plan, batch_size: int) -> Memory:
     velocity = n_params if sgd.momentum > 0 else 0
     scratch = optimizer_scratch(n_params, train.l2, sgd.nesterov)
     per_sample = sum(activation_bytes(plan).values()) + loss_bytes(plan)
-    return Memory(batch_size, FLOAT_BYTES * n_params * (1 + kept), FLOAT_BYTES * n_params,
-                  FLOAT_BYTES * (velocity + scratch), per_sample * batch_size)
+    return Memory(batch_size, FLOAT_BYTES * n_params, FLOAT_BYTES * n_params,
+                  FLOAT_BYTES * (velocity + scratch), per_sample * batch_size,
+                  FLOAT_BYTES * n_params * kept)
 
 
 def activation_bytes(plan: Plan) -> dict[str, int]:

@@ -20,6 +20,7 @@ import click
 
 from nnc import __version__
 from nnc.errors import NncError
+from nnc.machine import total_memory
 
 EXIT_CODES = """\b
 Exit codes: 0 ok; 1 a failed run (divergence, ONNX parity); 2 invalid input
@@ -42,15 +43,10 @@ class ByteSize(click.ParamType):
         if not match:
             self.fail(f"{value!r} is not a size (examples: 512M, 8GiB, 1000000)", param, ctx)
         number, unit = float(match.group(1)), (match.group(2) or "").lower()
-        return int(number * self._UNITS[unit])
-
-
-def machine_memory() -> int:
-    """Total physical memory in bytes (the default --max-memory)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 1 << 62
+        size = int(number * self._UNITS[unit])
+        if size < 1:
+            self.fail(f"{value!r} is less than one byte", param, ctx)
+        return size
 
 
 # readable=False on files nnc reads: its readers say "FILE: permission denied" in one line
@@ -98,7 +94,11 @@ def reports_errors(command: Callable) -> Callable:
 
 threads_option = click.option(
     "--threads", type=click.IntRange(min=1, max=1024), default=None,
-    help="BLAS and onnxruntime threads (default: train.threads, else chosen by size).")
+    help="BLAS and onnxruntime threads (default: train.threads, else chosen by the size of "
+         "a training step).")
+ort_threads_option = click.option(
+    "--threads", type=click.IntRange(min=1, max=1024), default=None,
+    help="onnxruntime and NumPy threads (default: onnxruntime's choice).")
 quiet_option = click.option("-q", "--quiet", is_flag=True,
                             help="No progress bar (it is only drawn on a terminal anyway).")
 resume_option = click.option(
@@ -151,7 +151,7 @@ def _load_graph(spec: Path, overrides: tuple[str, ...], max_memory: int | None =
     spec_file = api.load(spec, overrides)
     graph = api.compile(spec_file)
     report = api.summarize(graph)
-    check_memory(report.memory, max_memory or machine_memory(), str(spec))
+    check_memory(report.memory, total_memory() if max_memory is None else max_memory, str(spec))
     return spec_file, graph, report
 
 
@@ -224,8 +224,8 @@ def summary(spec: Path, overrides: tuple[str, ...], max_memory: int | None, as_j
 
     spec_file = api.load(spec, overrides)
     report = api.summarize(api.compile(spec_file), batch_size)
+    check_memory(report.memory, total_memory() if max_memory is None else max_memory, str(spec))
     click.echo(json.dumps(report.to_dict(), indent=2) if as_json else sizing_table(report))
-    check_memory(report.memory, max_memory or machine_memory(), str(spec))
 
 
 @main.command()
@@ -288,7 +288,7 @@ def build(spec: Path, overrides: tuple[str, ...], max_memory: int | None, out_di
               help="A weights.npz written by nnc train/build.")
 @click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path,
               dir_okay=False), help="The .onnx file to write.")
-@threads_option
+@ort_threads_option
 @reports_errors
 def export(spec: Path, overrides: tuple[str, ...], weights_path: Path, output: Path,
            threads: int | None) -> None:
@@ -298,7 +298,7 @@ def export(spec: Path, overrides: tuple[str, ...], weights_path: Path, output: P
     from nnc.runtime.params import ParamStore
     from nnc.runtime.weights import load_weights
 
-    prepared = pipeline.prepare(spec, overrides)
+    prepared = pipeline.prepare(spec, overrides, for_training=False)
     arrays, preprocess = load_weights(weights_path, prepared.plan)
     params = ParamStore(prepared.plan)
     params.load_state_dict(arrays)
@@ -319,7 +319,7 @@ def export(spec: Path, overrides: tuple[str, ...], weights_path: Path, output: P
 @click.option("--classes", "what", flag_value="classes", help="Output class indices.")
 @click.option("--label", default=None, metavar="COLUMN",
               help="CSV input: the column holding labels (reported as accuracy, not used).")
-@threads_option
+@ort_threads_option
 @reports_errors
 def predict(model: Path, inputs: Path, output: Path | None, what: str | None,
             label: str | None, threads: int | None) -> None:

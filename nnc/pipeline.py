@@ -23,6 +23,7 @@ from nnc.compiler import Graph, Plan, SizingReport, compile_spec, lower_to_plan,
 from nnc.compiler.sizing import check_memory
 from nnc.errors import SpecError
 from nnc.files import make_dir, write_atomic
+from nnc.machine import available_memory
 from nnc.spec import SpecFile, load_spec
 
 VAL_FILE_LIMIT = 64 << 20  # write val.npz only when it is at most this large
@@ -53,29 +54,17 @@ class Trained:
 
 
 def prepare(spec: str | os.PathLike | SpecFile, overrides: Iterable[str] = (),
-            max_memory: int | None = None) -> Prepared:
-    """Load (unless given loaded), validate, compile and size a spec; refuse it if
-    training would not fit in ``max_memory`` (default: the memory available now)."""
+            max_memory: int | None = None, for_training: bool = True) -> Prepared:
+    """Load (unless given loaded), validate, compile and size a spec; when it is
+    ``for_training``, refuse it if training would not fit in ``max_memory`` bytes
+    (default: the memory available now)."""
     spec_file = spec if isinstance(spec, SpecFile) else load_spec(spec, overrides)
     graph = compile_spec(spec_file)
     sizing = size_graph(graph)
-    check_memory(sizing.memory, max_memory or available_memory(), spec_file.source.file)
+    if for_training:
+        limit = available_memory() if max_memory is None else max_memory
+        check_memory(sizing.memory, limit, spec_file.source.file)
     return Prepared(spec_file, graph, lower_to_plan(graph), sizing)
-
-
-def available_memory() -> int:
-    """Memory available to a new allocation (MemAvailable), else the total, in bytes."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 1 << 62
 
 
 def train(prepared: Prepared, callback: Any = None, threads: int | None = None,

@@ -29,6 +29,7 @@ def sizing_table(report: SizingReport) -> str:
         f"FLOPs per sample: {report.totals.flops:,} (2 x MACs)",
         f"training memory at batch size {m.batch_size} (float32): "
         f"params {format_bytes(m.params)}, gradients {format_bytes(m.gradients)}, "
-        f"optimizer {format_bytes(m.optimizer)}, activations {format_bytes(m.activations)}; "
-        f"total {format_bytes(m.training)}",
+        f"optimizer {format_bytes(m.optimizer)}, activations {format_bytes(m.activations)}"
+        + (f", best weights {format_bytes(m.best_params)}" if m.best_params else "")
+        + f"; total {format_bytes(m.training)}",
     ])

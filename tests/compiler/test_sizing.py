@@ -18,7 +18,8 @@ from nnc.spec import load_spec_text
 
 TOTAL_KEYS = {"neurons", "weights", "biases", "other", "params", "macs", "flops"}
 NODE_KEYS = {"name", "op", "output_shape", *TOTAL_KEYS}
-MEMORY_KEYS = {"batch_size", "params", "gradients", "optimizer", "activations", "training"}
+MEMORY_KEYS = {"batch_size", "params", "gradients", "optimizer", "activations", "best_params",
+               "training"}
 F32 = 4  # bytes
 
 
@@ -230,7 +231,8 @@ def test_memory_estimate(cli, tmp_path: Path) -> None:
     assert (memory["batch_size"], memory["activations"]) == (3, 3 * per_sample)
 
     keeps_best = CASES["3-4-2"][0] + "train: {early_stopping: {patience: 2}}"
-    assert summary(cli, tmp_path, keeps_best)["memory"]["params"] == 2 * F32 * params
+    kept = summary(cli, tmp_path, keeps_best)["memory"]
+    assert kept["params"] == kept["best_params"] == F32 * params
 
 
 def test_memory_limit_refuses_with_the_estimate(cli, tmp_path: Path) -> None:

@@ -154,8 +154,8 @@ def test_memory_estimate_is_what_the_runtime_allocates(text: str, train: str) ->
     trainer = Trainer(plan, params, data, spec.train, "mse")
     estimate = training_memory(plan, spec.train.batch_size)
     assert trainer.executor.arena.bytes == estimate.activations
-    assert params.data.nbytes + (trainer.best.nbytes if trainer.best is not None else 0) \
-        == estimate.params
+    assert params.data.nbytes == estimate.params
+    assert (trainer.best.nbytes if trainer.best is not None else 0) == estimate.best_params
     assert trainer.executor.grad.nbytes == estimate.gradients
     optimizer = trainer.optimizer
     velocity = optimizer.velocity.nbytes if optimizer.velocity is not None else 0

@@ -1,0 +1,28 @@
+"""What this machine has: memory, for the checks that refuse runs too large for it."""
+
+from __future__ import annotations
+
+import os
+
+UNKNOWN = 1 << 62  # no limit when the machine does not say
+
+
+def total_memory() -> int:
+    """Physical memory in bytes (the default limit of `nnc check` and `nnc summary`)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return UNKNOWN
+
+
+def available_memory() -> int:
+    """Memory a new allocation can have now (MemAvailable), in bytes: the default limit of
+    `nnc train` and `nnc build`; the total memory where the kernel does not say."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return total_memory()
