@@ -17,9 +17,6 @@ from nnc.spec import OP_SPECS, OpSpec, Spec, SpecFile, parse_init
 from nnc.spec.diagnostics import did_you_mean
 
 SEQUENTIAL_INPUT = "input"
-RELU_FAMILY = {"relu", "leaky_relu", "prelu"}
-SQUASHING = {"sigmoid", "tanh"}
-PASS_THROUGH = {"dropout", "gaussian_noise"}
 
 
 @dataclass
@@ -215,18 +212,22 @@ def _activation_of(attrs: OpSpec) -> OpSpec | None:
 
 
 def _weight_init(d: _Draft, consumers: dict[str, list[_Draft]]) -> tuple[str, float | None]:
-    """The explicit ``init``, else He before ReLU-family activations and in maxout, else Xavier."""
+    """The explicit ``init``; else the op's own default (maxout: He); else what the op that
+    alone reads the layer asks for (looking through training-only ops: He before the ReLU
+    family, Xavier before sigmoid and tanh); else Xavier (e.g. the output layer)."""
     explicit = getattr(d.attrs, "init", None)
     if explicit:
         return parse_init(explicit)
-    if d.attrs.op == "maxout":
-        return "he", None
+    own = OP_RULES[d.attrs.op].own_init
+    if own:
+        return own, None
     following = getattr(d.attrs, "activation", None)
     node = d
     while following is None:
         readers = consumers.get(node.name, [])
-        if len(readers) != 1 or readers[0].attrs.op not in PASS_THROUGH:
-            following = readers[0].attrs.op if len(readers) == 1 else None
+        if len(readers) != 1:
             break
         node = readers[0]
-    return ("he", None) if following in RELU_FAMILY | {"maxout"} else ("xavier", None)
+        if not OP_RULES[node.attrs.op].training_only:
+            following = node.attrs.op
+    return (OP_RULES[following].init_before if following else None) or "xavier", None

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from nnc.compiler.ir import Graph, Node, Param
+from nnc.compiler.ops import OP_RULES
+from nnc.compiler.ops.activations import ACTIVATION_RULES
 
-FUSABLE_ACTIVATIONS = {"sigmoid", "tanh", "relu", "leaky_relu"}
 
 
 @dataclass(frozen=True)
@@ -68,15 +69,16 @@ class Plan:
 
 
 def lower_to_plan(graph: Graph, fuse: bool = True) -> Plan:
-    """Fuse each dense layer with the activation that alone reads it, and lay out parameters."""
+    """Fuse each layer that can (dense) with the activation that alone reads it, and lay out
+    the parameters."""
     steps = []
     fused_into: dict[str, Node] = {}  # activation name -> the dense node computing it
     if fuse:
         for node in graph.nodes:
             readers = graph.consumers[node.name]
-            if (node.op == "dense" and node.activation is None and node.name != graph.output
-                    and len(readers) == 1
-                    and graph.by_name[readers[0]].op in FUSABLE_ACTIVATIONS):
+            if (OP_RULES[node.op].fuses_activation and node.activation is None
+                    and node.name != graph.output and len(readers) == 1
+                    and graph.by_name[readers[0]].op in ACTIVATION_RULES):
                 act = graph.by_name[readers[0]]
                 fused_into[act.name] = dataclasses.replace(node, activation=act.attrs)
     skipped = {n.name for n in fused_into.values()}

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import numpy as np
 
 from nnc.compiler import Graph, SizingReport, compile_spec, size_graph
-from nnc.errors import SpecError
+from nnc.errors import DataError, SpecError
 from nnc.spec import Spec, SpecFile, load_spec
 
 if TYPE_CHECKING:
@@ -28,9 +28,15 @@ if TYPE_CHECKING:
     from nnc.pipeline import Trained
 
 
-def load(path: str | os.PathLike, overrides: Iterable[str] = ()) -> SpecFile:
+def load(path: str | os.PathLike, overrides: Iterable[str] | str = ()) -> SpecFile:
     """Read and validate a spec file (.yaml/.yml/.json), applying ``key.path=value`` overrides."""
-    return load_spec(path, overrides)
+    return load_spec(path, [overrides] if isinstance(overrides, str) else overrides)
+
+
+def _spec_file(spec: SpecFile | Spec | str | os.PathLike) -> SpecFile:
+    if isinstance(spec, SpecFile):
+        return spec
+    return SpecFile.of(spec) if isinstance(spec, Spec) else load(spec)
 
 
 def compile(spec: Spec | SpecFile) -> Graph:  # noqa: A001 - the verb users expect
@@ -43,7 +49,7 @@ def summarize(graph: Graph, batch_size: int | None = None) -> SizingReport:
     return size_graph(graph, batch_size)
 
 
-def train(spec: SpecFile | str | os.PathLike, x: np.ndarray | None = None,
+def train(spec: SpecFile | Spec | str | os.PathLike, x: np.ndarray | None = None,
           y: np.ndarray | None = None, x_val: np.ndarray | None = None,
           y_val: np.ndarray | None = None, callback: Any = None) -> "Trained":
     """Train a spec on its own ``data`` section, or on arrays: x [N, *input] and y (class
@@ -55,9 +61,13 @@ def train(spec: SpecFile | str | os.PathLike, x: np.ndarray | None = None,
     weights."""
     from nnc import pipeline
 
-    prepared = pipeline.prepare(spec if isinstance(spec, SpecFile) else load(spec))
+    prepared = pipeline.prepare(_spec_file(spec))
     if x is None:
+        if y is not None or x_val is not None or y_val is not None:
+            raise DataError("give x (the features) with y, x_val and y_val", file="<arrays>")
         return pipeline.train(prepared, callback)
+    if y is None:
+        raise DataError("give y (the labels or targets) with x", file="<arrays>")
     from nnc.runtime.data import from_arrays
 
     s = prepared.spec_file.spec
@@ -71,14 +81,16 @@ def train(spec: SpecFile | str | os.PathLike, x: np.ndarray | None = None,
     return pipeline.train(prepared, callback, dataset=dataset)
 
 
-def export(spec: SpecFile | str | os.PathLike, trained: "Trained",
+def export(spec: SpecFile | Spec | str | os.PathLike, trained: "Trained",
            path: str | os.PathLike | None = None) -> "onnx.ModelProto":
     """The ONNX model of ``trained``, checked by onnx.checker and against onnxruntime;
     written (atomically) to ``path`` if given."""
     from nnc import pipeline
     from nnc.files import write_atomic
+    from nnc.runtime.weights import check_names_and_shapes
 
-    prepared = pipeline.prepare(spec if isinstance(spec, SpecFile) else load(spec))
+    prepared = pipeline.prepare(_spec_file(spec), for_training=False)
+    check_names_and_shapes(trained.params.state_dict(), prepared.plan, "<trained weights>")
     preprocess = trained.dataset.preprocess if trained.dataset is not None else None
     model = pipeline.export_model(prepared, trained.params, preprocess)
     pipeline.verify_model(prepared, trained, model, preprocess)
@@ -91,7 +103,12 @@ def predict(model: str | os.PathLike | "onnx.ModelProto", x: np.ndarray,
             output: str = "scores") -> np.ndarray:
     """onnxruntime's ``output`` ("scores" or "probabilities") for raw features x [N, ...]."""
     from nnc.runtime import onnx_run
+    from nnc.runtime.predict import Inputs, check_shape
 
     proto = onnx_run.read_model(model) if isinstance(model, (str, os.PathLike)) else model
     sess = onnx_run.session(proto)
-    return onnx_run.run(sess, np.asarray(x, dtype=np.float32), [output])[0]
+    if output not in [o.name for o in sess.get_outputs()]:
+        raise DataError(f"the model has no output {output!r}", file=str(model)[:80])
+    x = np.asarray(x, dtype=np.float32)
+    check_shape(sess, Inputs(x, None, "<x>"), "the model")
+    return onnx_run.run(sess, x, [output])[0]

@@ -44,18 +44,7 @@ def load_weights(path: str | os.PathLike, plan: Plan) -> tuple[dict[str, np.ndar
     shape, nothing unknown, all finite. Raises DataError naming the file and the array."""
     path = Path(path)
     arrays = read_npz(path)
-    expected = {p.name: p.shape for p in plan.graph.params}
-    missing = [n for n in expected if n not in arrays]
-    unknown = [n for n in arrays if n not in expected and n not in (SHIFT, SCALE)]
-    if missing or unknown:
-        parts = ([f"missing {', '.join(missing)}"] if missing else []) + \
-                ([f"unknown {', '.join(unknown)}"] if unknown else [])
-        raise DataError(f"does not match the spec {plan.graph.name!r}: {'; '.join(parts)} "
-                        "(was it written for another spec?)", file=str(path))
-    for name, shape in expected.items():
-        if arrays[name].shape != shape:
-            raise DataError(f"{name} has shape {list(arrays[name].shape)}, but the spec makes "
-                            f"it {list(shape)}", file=str(path))
+    check_names_and_shapes(arrays, plan, str(path), extra=(SHIFT, SCALE))
     preprocess = None
     if SHIFT in arrays or SCALE in arrays:
         features = int(np.prod(plan.graph.input_shape))
@@ -64,7 +53,25 @@ def load_weights(path: str | os.PathLike, plan: Plan) -> tuple[dict[str, np.ndar
             raise DataError(f"{SHIFT} and {SCALE} must both be [{features}] arrays",
                             file=str(path))
         preprocess = Preprocess(shift, scale)
-    return {n: arrays[n] for n in expected}, preprocess
+    return {p.name: arrays[p.name] for p in plan.graph.params}, preprocess
+
+
+def check_names_and_shapes(arrays: dict[str, np.ndarray], plan: Plan, file: str,
+                           extra: tuple[str, ...] = ()) -> None:
+    """DataError unless ``arrays`` holds every parameter of ``plan`` with its shape, and
+    nothing else (but ``extra`` names)."""
+    expected = {p.name: p.shape for p in plan.graph.params}
+    missing = [n for n in expected if n not in arrays]
+    unknown = [n for n in arrays if n not in expected and n not in extra]
+    if missing or unknown:
+        parts = ([f"missing {', '.join(missing)}"] if missing else []) + \
+                ([f"unknown {', '.join(unknown)}"] if unknown else [])
+        raise DataError(f"does not match the spec {plan.graph.name!r}: {'; '.join(parts)} "
+                        "(was it written for another spec?)", file=file)
+    for name, shape in expected.items():
+        if tuple(arrays[name].shape) != shape:
+            raise DataError(f"{name} has shape {list(arrays[name].shape)}, but the spec makes "
+                            f"it {list(shape)}", file=file)
 
 
 def load_npz(path: Path, what: str) -> dict[str, np.ndarray]:

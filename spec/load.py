@@ -32,6 +32,11 @@ class SpecFile:
         """The folder data paths are relative to."""
         return self.path.parent if self.path else Path.cwd()
 
+    @classmethod
+    def of(cls, spec: Spec) -> "SpecFile":
+        """A spec built in Python, as if read from a file named ``<spec>``."""
+        return cls(spec, Source("<spec>", spec.model_dump(mode="json", exclude_none=True)))
+
     def problem(self, path: DataPath, message: str) -> Problem:
         """A problem located at a field path of the spec, e.g. ``("layers", 2)``."""
         return self.source.problem(path, message, ".".join(str(p) for p in path) or None)

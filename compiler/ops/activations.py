@@ -15,15 +15,15 @@ if TYPE_CHECKING:
 
 
 def activation_mask_bytes(activation: OpSpec | None, units: int) -> int:
-    """Bytes per sample an activation keeps besides its output: leaky_relu keeps a
-    one-byte mask of negative inputs; the others derive their gradient from the output."""
-    return units if activation is not None and activation.op == "leaky_relu" else 0
+    """Bytes per sample an activation keeps besides its output (see ``mask_bytes``)."""
+    return ACTIVATION_RULES[activation.op].mask_bytes * units if activation is not None else 0
 
 
 class ActivationRule(OpRule):
     """An element-wise activation: one ONNX op of the same meaning."""
 
     onnx_op: ClassVar[str]
+    mask_bytes: ClassVar[int] = 0  # kept per unit besides the output; most derive f' from it
 
     def onnx_attributes(self, attrs: OpSpec) -> dict[str, Any]:
         return {}
@@ -42,24 +42,29 @@ class SigmoidRule(ActivationRule):
     tag = "sigmoid"
     spec = Sigmoid
     onnx_op = "Sigmoid"
+    init_before = "xavier"
 
 
 class TanhRule(ActivationRule):
     tag = "tanh"
     spec = Tanh
     onnx_op = "Tanh"
+    init_before = "xavier"
 
 
 class ReluRule(ActivationRule):
     tag = "relu"
     spec = Relu
     onnx_op = "Relu"
+    init_before = "he"
 
 
 class LeakyReluRule(ActivationRule):
     tag = "leaky_relu"
     spec = LeakyRelu
     onnx_op = "LeakyRelu"
+    init_before = "he"
+    mask_bytes = 1  # the sign of the input: the output alone cannot tell it when alpha is 0
 
     def onnx_attributes(self, attrs: OpSpec) -> dict[str, Any]:
         return {"alpha": float(attrs.alpha)}

@@ -29,6 +29,9 @@ class OpRule:
     tag: ClassVar[str]
     spec: ClassVar[type[OpSpec]]
     training_only: ClassVar[bool] = False  # vanishes from inference graphs
+    init_before: ClassVar[str | None] = None  # how to initialize a layer whose output it reads
+    own_init: ClassVar[str | None] = None  # its own weights' default init (else: by what follows)
+    fuses_activation: ClassVar[bool] = False  # a following activation can run in its kernel
 
     def infer(self, attrs: OpSpec, inputs: Sequence[tuple[str, Shape]]) -> Shape:
         """The output shape, from the (name, shape) of each input; raises ShapeError."""

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 class DenseRule(OpRule):
     tag = "dense"
     spec = Dense
+    fuses_activation = True
 
     def infer(self, attrs: Dense, inputs: Sequence[tuple[str, Shape]]) -> Shape:
         super().infer(attrs, inputs)

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 class MaxoutRule(OpRule):
     tag = "maxout"
     spec = Maxout
+    init_before = "he"
+    own_init = "he"  # a max of linear pieces behaves like the ReLU family
 
     def infer(self, attrs: Maxout, inputs: Sequence[tuple[str, Shape]]) -> Shape:
         super().infer(attrs, inputs)

@@ -18,6 +18,7 @@ SLOPE_INIT = InitRule("constant", 0.25, "constant(0.25)")  # as in He et al. 201
 class PreluRule(OpRule):
     tag = "prelu"
     spec = Prelu
+    init_before = "he"
 
     def params(self, attrs: Prelu, in_shapes: Sequence[Shape], out: Shape,
                init_choice: tuple[str, float | None]) -> list[tuple[str, Shape, InitRule]]:
