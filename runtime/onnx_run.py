@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import onnx
@@ -12,6 +13,9 @@ from google.protobuf.message import Message
 
 from nnc.errors import DataError, ExportError
 from nnc.files import read_bytes
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 MAX_ONNX_BYTES = 2 << 30  # protobuf's own limit
 
@@ -54,7 +58,8 @@ def external_tensor(message: Message) -> onnx.TensorProto | None:
     return None
 
 
-def session(model: onnx.ModelProto | bytes, threads: int | None = None):
+def session(model: onnx.ModelProto | bytes, threads: int | None = None
+            ) -> "ort.InferenceSession":
     """An onnxruntime CPU session for ``model``."""
     import onnxruntime as ort
 
@@ -75,8 +80,8 @@ def session(model: onnx.ModelProto | bytes, threads: int | None = None):
         raise
 
 
-def run(sess, x: np.ndarray, outputs: list[str] | None = None, batch: int = 4096
-        ) -> list[np.ndarray]:
+def run(sess: "ort.InferenceSession", x: np.ndarray, outputs: list[str] | None = None,
+        batch: int = 4096) -> list[np.ndarray]:
     """Run ``sess`` on x [n, ...] in batches of ``batch`` rows; one array per output."""
     name = sess.get_inputs()[0].name
     parts: list[list[np.ndarray]] = []

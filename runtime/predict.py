@@ -156,7 +156,7 @@ def _is_numeric_row(row: list[str]) -> bool:
     return all(_is_number(c) for c in row)
 
 
-def check_shape(sess, inputs: Inputs, model_file: str) -> None:
+def check_shape(sess: "ort.InferenceSession", inputs: Inputs, model_file: str) -> None:
     """The input's feature shape must be the model's (batch dimension aside)."""
     dims = sess.get_inputs()[0].shape[1:]
     got = list(inputs.x.shape[1:])
@@ -167,7 +167,8 @@ def check_shape(sess, inputs: Inputs, model_file: str) -> None:
                         "sample", file=inputs.file)
 
 
-def batches(sess, x: np.ndarray, output: str, batch: int = BATCH) -> Iterator[np.ndarray]:
+def batches(sess: "ort.InferenceSession", x: np.ndarray, output: str,
+            batch: int = BATCH) -> Iterator[np.ndarray]:
     """The model's ``output`` for x, batch by batch (bounded memory for huge inputs)."""
     name = sess.get_inputs()[0].name
     for start in range(0, len(x), batch):
@@ -202,7 +203,7 @@ def to_classes(scores: np.ndarray, binary: bool) -> np.ndarray:
     return (scores[:, 0] > 0).astype(np.int64) if binary else scores.argmax(axis=1)
 
 
-def accuracy(sess, x: np.ndarray, y: np.ndarray, binary: bool) -> float:
+def accuracy(sess: "ort.InferenceSession", x: np.ndarray, y: np.ndarray, binary: bool) -> float:
     """The share of rows whose predicted class is the label."""
     if len(y) != len(x):
         raise DataError(f"{len(y)} labels for {len(x)} samples")
@@ -213,7 +214,8 @@ def accuracy(sess, x: np.ndarray, y: np.ndarray, binary: bool) -> float:
     return right / max(len(y), 1)
 
 
-def session_for(model_path: str | os.PathLike, threads: int | None = None):
+def session_for(model_path: str | os.PathLike, threads: int | None = None
+                ) -> "ort.InferenceSession":
     """An onnxruntime session for an .onnx file of the form nnc exports: one float input
     [batch, features...], a float `scores` output [batch, units]. It is run once on two
     zero samples, so a model onnxruntime cannot run fails here, naming the file."""
