@@ -11,4 +11,4 @@ def spec_json_schema() -> dict[str, Any]:
     """JSON Schema (draft 2020-12) of a spec file."""
     schema = Spec.model_json_schema()
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
-            "title": "nnc spec (format v1)", **schema}
+            **schema, "title": "nnc spec (format v1)"}
