@@ -140,10 +140,10 @@ def activation_bytes(plan: Plan) -> dict[str, int]:
 
 def loss_bytes(plan: Plan) -> int:
     """Per-sample bytes of the loss: labels, score gradient, scratch, a row sum, row
-    indices and predicted classes."""
+    indices, predicted classes and whether each was right."""
     n_out = math.prod(plan.graph.output_shape)
     labels = FLOAT_BYTES * n_out if plan.graph.spec.loss == "mse" else LABEL_BYTES
-    return labels + FLOAT_BYTES * (2 * n_out + 1) + 2 * LABEL_BYTES
+    return labels + FLOAT_BYTES * (2 * n_out + 1) + 2 * LABEL_BYTES + 1
 
 
 def format_bytes(n: int) -> str:

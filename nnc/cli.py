@@ -156,10 +156,10 @@ def _load_graph(spec: Path, overrides: tuple[str, ...], max_memory: int | None =
 
 
 def _out_dir(out_dir: Path | None, name: str) -> Path:
-    path = out_dir if out_dir is not None else Path("build") / name
-    if path.exists() and not path.is_dir():
-        raise click.BadParameter(f"{path} exists and is not a folder", param_hint="-o/--output")
-    return path
+    """The output folder, created now: an impossible one fails before any training."""
+    from nnc.files import make_dir
+
+    return make_dir(out_dir if out_dir is not None else Path("build") / name)
 
 
 def _train_summary(report: dict) -> list[str]:

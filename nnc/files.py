@@ -49,6 +49,9 @@ def read_bytes(path: str | os.PathLike, max_bytes: int, kind: str,
 def make_dir(path: str | os.PathLike) -> Path:
     """Create the folder ``path`` (and its parents) for outputs; DataError if impossible."""
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise DataError("cannot create the output folder: a file of that name exists",
+                        file=str(path))
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -213,7 +213,7 @@ def write_validation_set(out_dir: Path, trained: Trained) -> Path | None:
     if d is None or len(d.x_val_raw) == 0 or d.x_val_raw.nbytes > VAL_FILE_LIMIT:
         (out_dir / "val.npz").unlink(missing_ok=True)  # one of an earlier run would mislead
         return None
-    from nnc.runtime.weights import write_npz
+    from nnc.runtime.npz import write_npz
 
     write_atomic(out_dir / "val.npz", lambda f: write_npz(f, {"x": d.x_val_raw, "y": d.y_val}))
     return out_dir / "val.npz"

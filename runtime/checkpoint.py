@@ -31,7 +31,7 @@ from nnc.errors import DataError
 from nnc.files import write_atomic
 from nnc.runtime.data import Dataset
 from nnc.runtime.trainer import Trainer, TrainState
-from nnc.runtime.weights import load_npz, write_npz
+from nnc.runtime.npz import load_npz, write_npz
 from nnc.spec import Spec
 
 FORMAT = 1
@@ -133,7 +133,7 @@ class CheckpointStore:
                 "rng": {"shuffle": trainer.shuffle_rng.bit_generator.state,
                         "noise": trainer.noise_rng.bit_generator.state}}
         arrays["meta"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8)
-        arrays["sha256"] = np.frombuffer(_digest(arrays).encode(), np.uint8)
+        arrays["sha256"] = np.frombuffer(digest(arrays).encode(), np.uint8)
         path = self.folder / f"ckpt-e{state.epoch:06d}-b{state.batch:06d}.npz"
         write_atomic(path, lambda f: write_npz(f, arrays))
         files = self.files()
@@ -174,7 +174,7 @@ def read_checkpoint(path: Path) -> Checkpoint:
     if it is intact but its metadata do not make a training state."""
     arrays = load_npz(path, "damaged checkpoint")
     stored = arrays.pop("sha256", None)
-    if stored is None or stored.tobytes().decode("ascii", "replace") != _digest(arrays):
+    if stored is None or stored.tobytes().decode("ascii", "replace") != digest(arrays):
         raise DataError("damaged checkpoint (its checksum does not match)", file=str(path))
     try:
         meta = json.loads(arrays.pop("meta").tobytes())
@@ -296,7 +296,8 @@ def _fit_problem(trainer: Trainer, checkpoint: Checkpoint) -> str | None:
     return None
 
 
-def _digest(arrays: dict[str, np.ndarray]) -> str:
+def digest(arrays: dict[str, np.ndarray]) -> str:
+    """The SHA-256 a checkpoint carries of its arrays (names, dtypes, shapes and bytes)."""
     digest = hashlib.sha256()
     for name in sorted(arrays):
         array = np.ascontiguousarray(arrays[name])

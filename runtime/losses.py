@@ -28,6 +28,7 @@ class Loss:
         self.row = arena.alloc(batch, 1)
         self.rows = np.arange(batch)
         self.predicted = arena.alloc(batch, (), np.int64)
+        self.hits = arena.alloc(batch, (), np.bool_)
         arena.bytes += self.rows.nbytes
 
     def __call__(self, scores: np.ndarray, y: np.ndarray) -> float:
@@ -35,9 +36,10 @@ class Loss:
 
     def correct(self, scores: np.ndarray, y: np.ndarray) -> int:
         """How many samples the scores classify right (argmax of the scores)."""
-        predicted = self.predicted[:len(scores)]
+        n = len(scores)
+        predicted = self.predicted[:n]
         scores.argmax(axis=1, out=predicted)
-        return int(np.count_nonzero(predicted == y))
+        return int(np.count_nonzero(np.equal(predicted, y, out=self.hits[:n])))
 
 
 class SoftmaxCrossEntropy(Loss):
@@ -109,9 +111,10 @@ class BinaryCrossEntropy(Loss):
         return loss
 
     def correct(self, scores: np.ndarray, y: np.ndarray) -> int:
-        predicted = self.predicted[:len(scores)]
+        n = len(scores)
+        predicted = self.predicted[:n]
         np.greater(scores[:, 0], 0, out=predicted)
-        return int(np.count_nonzero(predicted == y))
+        return int(np.count_nonzero(np.equal(predicted, y, out=self.hits[:n])))
 
 
 class MeanSquaredError(Loss):

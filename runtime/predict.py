@@ -16,6 +16,7 @@ import numpy as np
 from nnc.errors import DataError
 from nnc.files import require_file, write_atomic
 from nnc.runtime import onnx_run
+from nnc.runtime.npz import load_npz
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -95,17 +96,14 @@ def _labels(y: np.ndarray, rows: int, path: Path, name: str) -> np.ndarray:
 
 
 def _read_npz(path: Path) -> Inputs:
-    npz = np.load(path, allow_pickle=False)
-    if not isinstance(npz, np.lib.npyio.NpzFile):
-        raise DataError("is a .npy file, not a .npz archive: rename it to .npy", file=str(path))
-    with npz:
-        names = list(npz.files)
-        key = "x" if "x" in names else names[0] if len(names) == 1 else None
-        if key is None:
-            raise DataError(f"expected an array named 'x' (found: {', '.join(names) or 'none'})",
-                            file=str(path))
-        x = _numeric(npz[key], path, key)
-        y = _numeric(npz["y"], path, "y") if "y" in names and key == "x" else None
+    arrays = load_npz(path, "cannot read the input")
+    names = list(arrays)
+    key = "x" if "x" in names else names[0] if len(names) == 1 else None
+    if key is None:
+        raise DataError(f"expected an array named 'x' (found: {', '.join(names) or 'none'})",
+                        file=str(path))
+    x = _numeric(arrays[key], path, key)
+    y = _numeric(arrays["y"], path, "y") if "y" in names and key == "x" else None
     if y is not None:
         y = _labels(y, len(x), path, "y")
     return Inputs(x, y, str(path))
@@ -172,10 +170,7 @@ def batches(sess: "ort.InferenceSession", x: np.ndarray, output: str,
     """The model's ``output`` for x, batch by batch (bounded memory for huge inputs)."""
     name = sess.get_inputs()[0].name
     for start in range(0, len(x), batch):
-        chunk = np.asarray(x[start:start + batch], dtype=np.float32)
-        if not np.isfinite(chunk).all():
-            bad = start + int(np.argwhere(~np.isfinite(chunk))[0][0])
-            raise DataError(f"row {bad} holds NaN or infinite values")
+        chunk = np.asarray(x[start:start + batch], dtype=np.float32)  # checked by read_inputs
         yield sess.run([output], {name: np.ascontiguousarray(chunk)})[0]
 
 

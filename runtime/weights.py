@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-import zipfile
-import zlib
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
 from nnc.compiler.plan import Plan
 from nnc.errors import DataError
-from nnc.files import require_file, write_atomic
+from nnc.files import write_atomic
 from nnc.runtime.data import Preprocess
+from nnc.runtime.npz import load_npz, write_npz
 from nnc.runtime.params import ParamStore
 
 SHIFT, SCALE = "preprocess.shift", "preprocess.scale"
@@ -26,16 +24,6 @@ def save_weights(path: str | os.PathLike, params: ParamStore,
     if preprocess is not None:
         arrays[SHIFT], arrays[SCALE] = preprocess.shift, preprocess.scale
     write_atomic(path, lambda f: write_npz(f, arrays))
-
-
-def write_npz(file: BinaryIO, arrays: dict[str, np.ndarray]) -> None:
-    """An .npz archive streamed to ``file``, with fixed timestamps: the same arrays give
-    the same bytes (np.savez stamps the time)."""
-    with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED) as archive:
-        for name, array in arrays.items():
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            with archive.open(info, "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
 
 
 def load_weights(path: str | os.PathLike, plan: Plan) -> tuple[dict[str, np.ndarray],
@@ -74,29 +62,6 @@ def check_names_and_shapes(arrays: dict[str, np.ndarray], plan: Plan, file: str,
                             f"it {list(shape)}", file=file)
 
 
-def load_npz(path: Path, what: str) -> dict[str, np.ndarray]:
-    """Every array of an .npz file, pickles refused; a DataError ``what (why)`` naming the
-    file when it cannot be read (``what`` e.g. "not a readable .npz weights file")."""
-    require_file(path, "an .npz file")
-    try:
-        npz = np.load(path, allow_pickle=False)
-        if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise ValueError("a single .npy array, not an .npz archive")
-        with npz:
-            return {name: npz[name] for name in npz.files}
-    except FileNotFoundError:
-        raise DataError("no such file", file=str(path)) from None
-    except IsADirectoryError:
-        raise DataError("is a directory, not an .npz file", file=str(path)) from None
-    except PermissionError:
-        raise DataError("permission denied", file=str(path)) from None
-    except MemoryError:
-        raise DataError(f"{what} (it declares an array larger than the memory)",
-                        file=str(path)) from None
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as e:
-        raise DataError(f"{what} ({npz_error(e)})", file=str(path)) from None
-
-
 def read_npz(path: Path) -> dict[str, np.ndarray]:
     """All arrays of an .npz as float32, refusing pickles, non-numeric and non-finite data."""
     raw = load_npz(path, "not a readable .npz weights file")
@@ -109,13 +74,3 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
             raise DataError(f"array {name!r} holds NaN or infinite values", file=str(path))
         out[name] = array
     return out
-
-
-def npz_error(error: Exception) -> str:
-    """Why ``np.load`` failed on an .npz file, in a few words."""
-    if isinstance(error, EOFError):
-        return "the file is empty"
-    text = str(error).strip() or type(error).__name__
-    if "allow_pickle" in text:  # what np.load says of a pickle, but also of any other bytes
-        return "it holds pickled Python objects, or is no NumPy file at all; nnc never unpickles"
-    return text.splitlines()[0][:120]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import builtins
 import copy
-import hashlib
 import json
 import os
 import pickle
@@ -27,7 +26,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from cifar_fixture import Payload, batch_dict, fake_batch, py2_pickle, write_fake_cifar10
-from nnc.runtime.weights import write_npz
+from nnc.runtime.checkpoint import digest
+from nnc.runtime.npz import write_npz
 
 MARKER = "PWNED"
 FILES = Path(__file__).parent / "files"
@@ -319,16 +319,6 @@ def cifar_bomb(ws: Path, file: Path) -> None:
 
 
 # ------------------------------------------------------------------ checkpoints
-
-def digest(arrays: dict[str, np.ndarray]) -> str:
-    """The checksum of a checkpoint's arrays, as nnc computes it (anyone can)."""
-    h = hashlib.sha256()
-    for name in sorted(arrays):
-        array = np.ascontiguousarray(arrays[name])
-        h.update(f"{name}:{array.dtype.str}:{array.shape};".encode())
-        h.update(array)
-    return h.hexdigest()
-
 
 def checkpoint_with(ws: Path, file: Path, edit: Callable[[dict, dict], None]) -> None:
     """The newest checkpoint with its metadata and arrays changed by ``edit(meta, arrays)``,
