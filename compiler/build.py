@@ -12,7 +12,7 @@ from typing import Any
 
 from nnc.compiler.ir import Graph, Node, Param, Shape
 from nnc.compiler.ops import OP_RULES, ShapeError
-from nnc.errors import CompileError, Problem
+from nnc.base.errors import CompileError, Problem
 from nnc.spec import OP_SPECS, OpSpec, Spec, SpecFile, parse_init
 from nnc.spec.diagnostics import did_you_mean
 

@@ -14,10 +14,10 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from nnc import __version__
+from nnc.base.version import __version__
 from nnc.compiler.ir import Graph, Node
 from nnc.compiler.ops import OP_RULES
-from nnc.errors import ExportError
+from nnc.base.errors import ExportError
 
 INPUT, SCORES, PROBABILITIES = "input", "scores", "probabilities"
 MIN_OPSET = 13

@@ -9,7 +9,7 @@ from nnc.compiler.ir import Graph
 from nnc.compiler.ops import OP_RULES
 from nnc.compiler.ops.base import FLOAT_BYTES
 from nnc.compiler.plan import Plan, lower_to_plan
-from nnc.errors import CompileError
+from nnc.base.errors import CompileError
 
 LABEL_BYTES = 8  # int64 class labels
 OPTIMIZER_CHUNK = 1 << 16  # elements of the optimizer's scratch (for y += a*x in place)

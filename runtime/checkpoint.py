@@ -27,11 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from nnc.errors import DataError
-from nnc.files import write_atomic
+from nnc.base.errors import DataError
+from nnc.base.files import write_atomic
 from nnc.runtime.data import Dataset
 from nnc.runtime.trainer import Trainer, TrainState
-from nnc.runtime.npz import load_npz, write_npz
+from nnc.base.npz import load_npz, write_npz
 from nnc.spec import Spec
 
 FORMAT = 1

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnc.errors import DataError
+from nnc.base.errors import DataError
 from nnc.runtime.sources import Context, Raw, brief, kind_of, open_file, os_error
 from nnc.spec.sections import Cifar10
 

@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from nnc.errors import DataError, Problem
+from nnc.base.errors import DataError, Problem
 from nnc.runtime import sources
 from nnc.runtime.cifar10 import read_cifar10
 from nnc.runtime.sources import SPLIT_STREAM, Context, Origin, Raw, shape_text

@@ -11,8 +11,8 @@ import numpy as np
 import onnx
 from google.protobuf.message import Message
 
-from nnc.errors import DataError, ExportError
-from nnc.files import read_bytes
+from nnc.base.errors import DataError, ExportError
+from nnc.base.files import read_bytes
 
 if TYPE_CHECKING:
     import onnxruntime as ort

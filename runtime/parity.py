@@ -9,7 +9,7 @@ import onnx
 
 from nnc.compiler.onnx_export import export_onnx
 from nnc.compiler.plan import Plan
-from nnc.errors import ParityError
+from nnc.base.errors import ParityError
 from nnc.runtime import onnx_run
 from nnc.runtime.data import Preprocess
 from nnc.runtime.executor import Executor

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 import numpy as np
 
-from nnc.errors import DataError
-from nnc.files import require_file, write_atomic
+from nnc.base.errors import DataError
+from nnc.base.files import require_file, write_atomic
 from nnc.runtime import onnx_run
-from nnc.runtime.npz import load_npz
+from nnc.base.npz import load_npz
 
 if TYPE_CHECKING:
     import onnxruntime as ort

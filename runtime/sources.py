@@ -23,8 +23,8 @@ from typing import IO, Iterator
 
 import numpy as np
 
-from nnc.errors import DataError, Problem
-from nnc.files import require_file
+from nnc.base.errors import DataError, Problem
+from nnc.base.files import require_file
 from nnc.spec.sections import BreastCancer, Csv, Digits, Function, Npz, Spiral
 
 SYNTHETIC_STREAM = 1  # spawn key of the generator that makes synthetic samples

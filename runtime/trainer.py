@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from nnc.compiler.plan import Plan
-from nnc.errors import DataError, Interrupted, TrainingError
+from nnc.base.errors import DataError, Interrupted, TrainingError
 from nnc.runtime.data import Dataset
 from nnc.runtime.executor import Executor
 from nnc.runtime.losses import LOSSES, Loss

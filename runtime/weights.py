@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from nnc.compiler.plan import Plan
-from nnc.errors import DataError
-from nnc.files import write_atomic
+from nnc.base.errors import DataError
+from nnc.base.files import write_atomic
 from nnc.runtime.data import Preprocess
-from nnc.runtime.npz import load_npz, write_npz
+from nnc.base.npz import load_npz, write_npz
 from nnc.runtime.params import ParamStore
 
 SHIFT, SCALE = "preprocess.shift", "preprocess.scale"

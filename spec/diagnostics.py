@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 from pydantic import BaseModel, ValidationError
 
-from nnc.errors import Problem
+from nnc.base.errors import Problem
 from nnc.spec.source import Path, Source
 
 

@@ -9,8 +9,8 @@ from typing import Iterable
 
 from pydantic import ValidationError
 
-from nnc.errors import Problem, SpecError
-from nnc.files import read_bytes
+from nnc.base.errors import Problem, SpecError
+from nnc.base.files import read_bytes
 from nnc.spec.diagnostics import validation_problems
 from nnc.spec.model import Spec
 from nnc.spec.overrides import apply_overrides

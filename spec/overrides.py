@@ -6,7 +6,7 @@ import dataclasses
 import re
 from typing import Any, Iterable
 
-from nnc.errors import SpecError
+from nnc.base.errors import SpecError
 from nnc.spec.source import Source, parse
 
 OVERRIDE_FILE = "--set"

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from nnc.errors import Problem, SpecError
+from nnc.base.errors import Problem, SpecError
 
 MAX_BYTES = 1 << 20  # a spec is a few kilobytes; a megabyte is already absurd
 MAX_DEPTH = 64

@@ -8,7 +8,7 @@ import pytest
 
 import nnc
 from helpers import MODELS
-from nnc.errors import NncError
+from nnc.base.errors import NncError
 
 
 @pytest.fixture(scope="module")

@@ -202,7 +202,7 @@ def test_a_signal_after_training_stops_the_build_before_the_export(spec, tmp_pat
     import signal as signals
 
     from nnc import pipeline
-    from nnc.errors import Interrupted
+    from nnc.base.errors import Interrupted
     from nnc.runtime.trainer import Callback
 
     class LastEpoch(Callback):

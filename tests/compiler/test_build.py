@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from nnc.compiler import Graph, compile_spec
-from nnc.errors import CompileError, NncError
+from nnc.base.errors import CompileError, NncError
 from nnc.spec import OP_SPECS, load_spec_text
 from nnc.compiler.ops import OP_RULES
 

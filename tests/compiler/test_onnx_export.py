@@ -11,7 +11,7 @@ import pytest
 from helpers import MODELS, op_spec, plan_of, random_params
 from nnc import pipeline
 from nnc.compiler.onnx_export import export_onnx
-from nnc.errors import ExportError
+from nnc.base.errors import ExportError
 from nnc.runtime import onnx_run
 from nnc.runtime.executor import Executor
 from nnc.runtime.params import ParamStore

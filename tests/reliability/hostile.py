@@ -27,7 +27,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from cifar_fixture import Payload, batch_dict, fake_batch, py2_pickle, write_fake_cifar10
 from nnc.runtime.checkpoint import digest
-from nnc.runtime.npz import write_npz
+from nnc.base.npz import write_npz
 
 MARKER = "PWNED"
 FILES = Path(__file__).parent / "files"

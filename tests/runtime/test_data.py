@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nnc.errors import DataError
+from nnc.base.errors import DataError
 from nnc.runtime.data import Dataset, Preprocess, split
 
 BUILT_IN = [

@@ -13,7 +13,7 @@ import pytest
 from cifar_fixture import (batch_dict, fake_cifar10_arrays, malicious_payload, py2_pickle,
                            write_fake_cifar10)
 
-from nnc.errors import DataError
+from nnc.base.errors import DataError
 from nnc.runtime.cifar10 import RestrictedUnpickler, unpickle
 
 SOFTMAX = "softmax_cross_entropy"

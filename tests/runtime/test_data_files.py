@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnc.errors import DataError
+from nnc.base.errors import DataError
 from nnc.runtime import sources
 
 

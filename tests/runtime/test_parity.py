@@ -9,7 +9,7 @@ import pytest
 from helpers import MODELS, op_spec, plan_of, random_params
 from nnc.compiler.onnx_export import export_onnx
 from nnc.compiler.ops import OP_RULES
-from nnc.errors import ParityError
+from nnc.base.errors import ParityError
 from nnc.runtime.parity import check_parity
 
 

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nnc.compiler import compile_spec, size_graph
-from nnc.errors import NncError
+from nnc.base.errors import NncError
 from nnc.spec import OP_SPECS, load_spec, load_spec_text
 from nnc.spec.source import parse
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nnc.errors import SpecError
+from nnc.base.errors import SpecError
 from nnc.spec import load_spec, load_spec_text
 from nnc.spec.source import MAX_BYTES
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nnc.errors import SpecError
+from nnc.base.errors import SpecError
 from nnc.spec import load_spec_text
 
 SPEC = textwrap.dedent("""\

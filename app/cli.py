@@ -18,9 +18,9 @@ from typing import Any, Callable
 
 import click
 
-from nnc import __version__
-from nnc.errors import NncError
-from nnc.machine import total_memory
+from nnc.base.version import __version__
+from nnc.base.errors import NncError
+from nnc.base.machine import total_memory
 
 EXIT_CODES = """\b
 Exit codes: 0 ok; 1 a failed run (divergence, ONNX parity); 2 invalid input
@@ -123,7 +123,7 @@ def _run_training(command: str, spec: Path, overrides: tuple[str, ...], out: Pat
                   threads: int | None = None):
     """Run ``run(should_stop)`` with SIGINT/SIGTERM turned into a checkpoint and a clean
     stop; the error then says how to resume."""
-    from nnc.errors import Interrupted, Problem
+    from nnc.base.errors import Interrupted, Problem
     from nnc.interrupts import StopOnSignal
 
     try:
@@ -157,7 +157,7 @@ def _load_graph(spec: Path, overrides: tuple[str, ...], max_memory: int | None =
 
 def _out_dir(out_dir: Path | None, name: str) -> Path:
     """The output folder, created now: an impossible one fails before any training."""
-    from nnc.files import make_dir
+    from nnc.base.files import make_dir
 
     return make_dir(out_dir if out_dir is not None else Path("build") / name)
 
@@ -294,7 +294,7 @@ def export(spec: Path, overrides: tuple[str, ...], weights_path: Path, output: P
            threads: int | None) -> None:
     """Export SPEC with trained weights to ONNX, and check it against the NumPy runtime."""
     from nnc import pipeline
-    from nnc.files import write_atomic
+    from nnc.base.files import write_atomic
     from nnc.runtime.params import ParamStore
     from nnc.runtime.weights import load_weights
 
@@ -365,7 +365,7 @@ def schema(output: Path | None) -> None:
     if output is None:
         click.echo(text, nl=False)
     else:
-        from nnc.files import write_atomic
+        from nnc.base.files import write_atomic
 
         write_atomic(output, text.encode())
         click.echo(f"wrote {output}")

@@ -9,8 +9,8 @@ from typing import BinaryIO
 
 import numpy as np
 
-from nnc.errors import DataError
-from nnc.files import require_file
+from nnc.base.errors import DataError
+from nnc.base.files import require_file
 
 
 def write_npz(file: BinaryIO, arrays: dict[str, np.ndarray]) -> None:

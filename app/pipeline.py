@@ -18,12 +18,12 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from nnc import __version__
+from nnc.base.version import __version__
 from nnc.compiler import Graph, Plan, SizingReport, compile_spec, lower_to_plan, size_graph
 from nnc.compiler.sizing import check_memory
-from nnc.errors import SpecError
-from nnc.files import make_dir, write_atomic
-from nnc.machine import available_memory
+from nnc.base.errors import SpecError
+from nnc.base.files import make_dir, write_atomic
+from nnc.base.machine import available_memory
 from nnc.spec import SpecFile, load_spec
 
 VAL_FILE_LIMIT = 64 << 20  # write val.npz only when it is at most this large
@@ -112,7 +112,7 @@ def _checkpoints(trainer: Any, spec: Any, dataset: Any, threads: int, out_dir: P
                  resume: bool, force: bool, notes: list[str]):
     """Give the trainer its checkpoint hook (and, with ``resume``, restore it from the
     newest checkpoint); returns the store."""
-    from nnc.errors import DataError
+    from nnc.base.errors import DataError
     from nnc.runtime.checkpoint import CheckpointStore, changes, fingerprint, restore
 
     store = CheckpointStore(out_dir / "checkpoints", spec.train.keep_checkpoints,
@@ -213,7 +213,7 @@ def write_validation_set(out_dir: Path, trained: Trained) -> Path | None:
     if d is None or len(d.x_val_raw) == 0 or d.x_val_raw.nbytes > VAL_FILE_LIMIT:
         (out_dir / "val.npz").unlink(missing_ok=True)  # one of an earlier run would mislead
         return None
-    from nnc.runtime.npz import write_npz
+    from nnc.base.npz import write_npz
 
     write_atomic(out_dir / "val.npz", lambda f: write_npz(f, {"x": d.x_val_raw, "y": d.y_val}))
     return out_dir / "val.npz"
@@ -230,7 +230,7 @@ def export_model(prepared: Prepared, params: Any, preprocess: Any = None,
     import onnx
 
     from nnc.compiler.onnx_export import export_onnx
-    from nnc.errors import ExportError
+    from nnc.base.errors import ExportError
     from nnc.runtime.onnx_run import max_opset
 
     onnx_spec = prepared.spec_file.spec.export.onnx
@@ -290,7 +290,7 @@ def build(prepared: Prepared, out_dir: Path, callback: Any = None, threads: int 
 
 def _stop_if_asked(should_stop: Any, where: str) -> None:
     """SIGINT/SIGTERM arriving between the stages of a build stop it there."""
-    from nnc.errors import Interrupted
+    from nnc.base.errors import Interrupted
 
     signal = should_stop() if should_stop is not None else None
     if signal is not None:

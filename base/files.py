@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-from nnc.errors import DataError, NncError
+from nnc.base.errors import DataError, NncError
 
 
 def require_file(path: str | os.PathLike, kind: str, error: type[NncError] = DataError,

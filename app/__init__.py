@@ -6,7 +6,7 @@ re-exported here lazily, so that ``nnc --help`` does not pay for importing it.
 
 from typing import Any
 
-__version__ = "0.1.0"
+from nnc.base.version import __version__
 
 _API = ("load", "compile", "summarize", "train", "export", "predict")
 

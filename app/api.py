@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import numpy as np
 
 from nnc.compiler import Graph, SizingReport, compile_spec, size_graph
-from nnc.errors import DataError, SpecError
+from nnc.base.errors import DataError, SpecError
 from nnc.spec import Spec, SpecFile, load_spec
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def export(spec: SpecFile | Spec | str | os.PathLike, trained: "Trained",
     """The ONNX model of ``trained``, checked by onnx.checker and against onnxruntime;
     written (atomically) to ``path`` if given."""
     from nnc import pipeline
-    from nnc.files import write_atomic
+    from nnc.base.files import write_atomic
     from nnc.runtime.weights import check_names_and_shapes
 
     prepared = pipeline.prepare(_spec_file(spec), for_training=False)
