@@ -7,9 +7,11 @@ check runs once on that list and points back at the node's place in the spec.
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass
 from typing import Any
 
+from nnc.base.losses import LOSSES
 from nnc.compiler.ir import Graph, Node, Param, Shape
 from nnc.compiler.ops import OP_RULES, ShapeError
 from nnc.base.errors import CompileError, Problem
@@ -64,7 +66,13 @@ def compile_spec(spec: Spec | SpecFile) -> Graph:
     errors.raise_if_any()
     nodes = _typed_nodes(ordered, input_name, tuple(input_shape), errors)
     errors.raise_if_any()
-    return Graph(spec.name, input_name, tuple(input_shape), tuple(nodes), output, spec)
+    graph = Graph(spec.name, input_name, tuple(input_shape), tuple(nodes), output, spec)
+    if spec.loss is not None:
+        problem = LOSSES[spec.loss].output_problem(math.prod(graph.output_shape))
+        if problem:
+            errors.add(("loss",), problem)
+    errors.raise_if_any()
+    return graph
 
 
 def _chain_drafts(spec: Spec, errors: _Errors) -> list[_Draft]:
@@ -73,7 +81,7 @@ def _chain_drafts(spec: Spec, errors: _Errors) -> list[_Draft]:
     drafts, previous = [], SEQUENTIAL_INPUT
     for i, attrs in enumerate(spec.layers):
         origin = ("layers", i)
-        if OP_RULES[attrs.op].spec.arity == "many":
+        if attrs.arity == "many":
             errors.add(origin, f"{attrs.op} joins several nodes; write the network in the "
                                "graph form (graph: {inputs, nodes, output}) to use it")
         if getattr(attrs, "input", None) or getattr(attrs, "inputs", None):
@@ -95,7 +103,7 @@ def _graph_drafts(spec: Spec, errors: _Errors) -> list[_Draft]:
         origin = ("graph", "nodes", i)
         if attrs.name is None:
             errors.add(origin, f"every graph node needs a `name` (this {attrs.op} has none)")
-        if OP_RULES[attrs.op].spec.arity == "many":
+        if attrs.arity == "many":
             inputs = tuple(attrs.inputs or ())
             if not inputs:
                 errors.add(origin, f"{attrs.op} needs `inputs: [a, b, ...]` (two or more)")

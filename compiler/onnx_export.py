@@ -15,13 +15,13 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from nnc.base.version import __version__
+from nnc.base.losses import LOSSES
 from nnc.compiler.ir import Graph, Node
 from nnc.compiler.ops import OP_RULES
 from nnc.base.errors import ExportError
 
 INPUT, SCORES, PROBABILITIES = "input", "scores", "probabilities"
 MIN_OPSET = 13
-PROBABILITY_OPS = {"softmax_cross_entropy": "Softmax", "binary_cross_entropy": "Sigmoid"}
 
 
 class OnnxBuilder:
@@ -94,11 +94,8 @@ def export_onnx(graph: Graph, weights: Mapping[str, np.ndarray], *, opset: int =
     """
     if opset < MIN_OPSET:
         raise ExportError(f"opset {opset} is too old; nnc exports opset {MIN_OPSET} or newer")
-    loss = graph.spec.loss
-    if probabilities and loss not in PROBABILITY_OPS:
-        raise ExportError(f"export.onnx.probabilities needs a softmax_cross_entropy or "
-                          f"binary_cross_entropy loss (scores of {loss or 'no loss'} are not "
-                          "probabilities)")
+    loss = graph.spec.loss  # the spec checked that a loss with probabilities asks for them
+    probability = LOSSES[loss].probability if probabilities and loss else None
     b = OnnxBuilder(opset, weights)
     values = {graph.input_name: _preprocessed_input(b, graph, preprocess)}
     for node in graph.nodes:
@@ -106,9 +103,9 @@ def export_onnx(graph: Graph, weights: Mapping[str, np.ndarray], *, opset: int =
     b.node("Identity", [values[graph.output]], [SCORES], SCORES)
     n_out = graph.output_shape[0]
     outputs = [helper.make_tensor_value_info(SCORES, TensorProto.FLOAT, ["batch", n_out])]
-    if probabilities:
-        attributes = {"axis": 1} if PROBABILITY_OPS[loss] == "Softmax" else {}
-        b.node(PROBABILITY_OPS[loss], [SCORES], [PROBABILITIES], PROBABILITIES, **attributes)
+    if probability is not None:
+        attributes = {"axis": 1} if probability == "Softmax" else {}
+        b.node(probability, [SCORES], [PROBABILITIES], PROBABILITIES, **attributes)
         outputs.append(helper.make_tensor_value_info(PROBABILITIES, TensorProto.FLOAT,
                                                      ["batch", n_out]))
     if intermediates:

@@ -1,24 +1,28 @@
-"""Graph -> the plan the NumPy runtime executes: steps, fusions and the flat parameter layout.
+"""Graph -> the plan the NumPy runtime executes: steps, fusions, buffers and the flat
+parameter layout.
 
-Parameters live in one flat buffer (and so do their gradients and momentum), weights
-first, so L2 and the optimizer update are single vector operations.
+Parameters live in one flat buffer (and so do their gradients and the optimizer's
+state), weights first, so L2 and the optimizer update are single vector operations.
+Every buffer the runtime allocates is declared here (by the op rules, the loss table
+and the optimizer's declaration) and counted by the sizing report.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
+from nnc.base.buffers import Buffer
 from nnc.compiler.ir import Graph, Node, Param
 from nnc.compiler.ops import OP_RULES
 from nnc.compiler.ops.activations import ACTIVATION_RULES
 
 
-
 @dataclass(frozen=True)
-class Slot:
-    """Where a parameter lives in the flat buffer."""
+class Span:
+    """Where a parameter lives in the flat buffer: ``[offset, stop)``."""
 
     param: Param
     offset: int
@@ -30,24 +34,26 @@ class Slot:
 
 @dataclass(frozen=True)
 class Step:
-    """One kernel call: ``node`` reads ``inputs`` and writes the value ``output``."""
+    """One kernel call: ``node`` reads ``inputs`` and writes the value ``output``, in the
+    per-sample ``buffers`` its rule declares."""
 
     node: Node
     inputs: tuple[str, ...]
     output: str
     needs_dx: tuple[bool, ...]  # whether backprop needs the gradient of each input
+    buffers: tuple[Buffer, ...] = ()
 
 
 @dataclass(frozen=True)
 class Plan:
     graph: Graph
     steps: tuple[Step, ...]
-    slots: tuple[Slot, ...]
+    spans: tuple[Span, ...]
     n_weights: int  # the flat buffer's first n_weights floats are the weights (for L2)
 
     @property
     def n_params(self) -> int:
-        return self.slots[-1].stop if self.slots else 0
+        return self.spans[-1].stop if self.spans else 0
 
     @property
     def output(self) -> str:
@@ -64,13 +70,24 @@ class Plan:
         return frozenset(name for name, count in readers.items() if count > 1)
 
     @cached_property
-    def slot(self) -> dict[str, Slot]:
-        return {s.param.name: s for s in self.slots}
+    def span(self) -> dict[str, Span]:
+        return {s.param.name: s for s in self.spans}
+
+    @cached_property
+    def executor_buffers(self) -> tuple[Buffer, ...]:
+        """The executor's own per-sample buffers: the input batch; for training a vector of
+        ones (gradients summed over the batch as GEMVs) and a sum per value read by
+        several steps."""
+        graph = self.graph
+        return (Buffer("input", (math.prod(graph.input_shape),)),
+                Buffer("ones", (), training=True),
+                *(Buffer(f"sum:{name}", graph.shape_of(name), training=True)
+                  for name in sorted(self.accumulated)))
 
 
 def lower_to_plan(graph: Graph, fuse: bool = True) -> Plan:
-    """Fuse each layer that can (dense) with the activation that alone reads it, and lay out
-    the parameters."""
+    """Fuse each layer that can (dense) with the activation that alone reads it, declare
+    each step's buffers, and lay out the parameters."""
     steps = []
     fused_into: dict[str, Node] = {}  # activation name -> the dense node computing it
     if fuse:
@@ -89,15 +106,17 @@ def lower_to_plan(graph: Graph, fuse: bool = True) -> Plan:
         node = fused_into.get(node.name, node)
         output = renamed.get(node.name, node.name)
         inputs = node.inputs
-        steps.append(Step(node, inputs, output, tuple(i in graph.needs_grad for i in inputs)))
+        needs_dx = tuple(i in graph.needs_grad for i in inputs)
+        buffers = OP_RULES[node.op].buffers(node, [graph.shape_of(i) for i in inputs], needs_dx)
+        steps.append(Step(node, inputs, output, needs_dx, tuple(buffers)))
     return Plan(graph, tuple(steps), *_layout(graph))
 
 
-def _layout(graph: Graph) -> tuple[tuple[Slot, ...], int]:
+def _layout(graph: Graph) -> tuple[tuple[Span, ...], int]:
     params = graph.params
     ordered = [p for p in params if p.role == "weight"] + [p for p in params if p.role != "weight"]
-    slots, offset = [], 0
+    spans, offset = [], 0
     for p in ordered:
-        slots.append(Slot(p, offset))
+        spans.append(Span(p, offset))
         offset += p.size
-    return tuple(slots), sum(p.size for p in params if p.role == "weight")
+    return tuple(spans), sum(p.size for p in params if p.role == "weight")

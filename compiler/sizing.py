@@ -5,19 +5,13 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from nnc.base.buffers import FLOAT_BYTES, Buffer, total_bytes
+from nnc.base.errors import CompileError
+from nnc.base.losses import LOSSES
 from nnc.compiler.ir import Graph
 from nnc.compiler.ops import OP_RULES
-from nnc.compiler.ops.base import FLOAT_BYTES
 from nnc.compiler.plan import Plan, lower_to_plan
-from nnc.base.errors import CompileError
-
-LABEL_BYTES = 8  # int64 class labels
-OPTIMIZER_CHUNK = 1 << 16  # elements of the optimizer's scratch (for y += a*x in place)
-
-
-def optimizer_scratch(n_params: int, l2: float, nesterov: bool) -> int:
-    """Elements of scratch the optimizer needs: only for L2 or Nesterov, in chunks."""
-    return min(n_params, OPTIMIZER_CHUNK) if (l2 > 0 or nesterov) else 0
+from nnc.compiler.state import kept_weights, optimizer_state
 
 
 @dataclass(frozen=True)
@@ -112,38 +106,28 @@ def size_graph(graph: Graph, batch_size: int | None = None) -> SizingReport:
 
 
 def training_memory(plan: Plan, batch_size: int) -> Memory:
-    """What the runtime allocates to train ``plan`` at ``batch_size`` (kept equal by a test)."""
-    graph, spec = plan.graph, plan.graph.spec
-    n_params = plan.n_params
-    sgd, train = spec.train.optimizer.sgd, spec.train
-    kept = 1 if train.early_stopping else 0  # the best weights so far
-    velocity = n_params if sgd.momentum > 0 else 0
-    scratch = optimizer_scratch(n_params, train.l2, sgd.nesterov)
-    per_sample = sum(activation_bytes(plan).values()) + loss_bytes(plan)
+    """The bytes of every buffer the runtime allocates to train ``plan`` at ``batch_size``,
+    read from their declarations (a test checks the runtime allocates exactly these)."""
+    train, n_params = plan.graph.spec.train, plan.n_params
+    per_sample = sum(activation_bytes(plan).values())
     return Memory(batch_size, FLOAT_BYTES * n_params, FLOAT_BYTES * n_params,
-                  FLOAT_BYTES * (velocity + scratch), per_sample * batch_size,
-                  FLOAT_BYTES * n_params * kept)
+                  total_bytes(optimizer_state(train, n_params)), per_sample * batch_size,
+                  total_bytes(kept_weights(train, n_params)))
 
 
 def activation_bytes(plan: Plan) -> dict[str, int]:
-    """Per-sample training bytes of each step, of the input batch and of gradient sums."""
-    graph = plan.graph
-    # the input batch, and a vector of ones that sums gradients over the batch
-    out = {"<input>": FLOAT_BYTES * math.prod(graph.input_shape), "<ones>": FLOAT_BYTES}
+    """Per-sample training bytes of each step, of the executor and of the loss."""
+    out = {"<executor>": total_bytes(plan.executor_buffers)}
     for step in plan.steps:
-        in_shapes = [graph.shape_of(i) for i in step.inputs]
-        out[step.output] = OP_RULES[step.node.op].train_bytes(step.node, in_shapes, step.needs_dx)
-    for name in plan.accumulated:
-        out[f"<sum {name}>"] = FLOAT_BYTES * math.prod(graph.shape_of(name))
+        out[step.output] = total_bytes(step.buffers)
+    out["<loss>"] = total_bytes(loss_buffers(plan))
     return out
 
 
-def loss_bytes(plan: Plan) -> int:
-    """Per-sample bytes of the loss: labels, score gradient, scratch, a row sum, row
-    indices, predicted classes and whether each was right."""
-    n_out = math.prod(plan.graph.output_shape)
-    labels = FLOAT_BYTES * n_out if plan.graph.spec.loss == "mse" else LABEL_BYTES
-    return labels + FLOAT_BYTES * (2 * n_out + 1) + 2 * LABEL_BYTES + 1
+def loss_buffers(plan: Plan) -> list[Buffer]:
+    """The loss's per-sample buffers (none without a loss: nothing is trained)."""
+    loss = plan.graph.spec.loss
+    return LOSSES[loss].buffers(math.prod(plan.graph.output_shape)) if loss else []
 
 
 def format_bytes(n: int) -> str:

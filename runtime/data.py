@@ -17,7 +17,8 @@ from typing import Callable
 
 import numpy as np
 
-from nnc.base.errors import DataError, Problem
+from nnc.base.errors import DataError
+from nnc.base.losses import LOSSES
 from nnc.runtime import sources
 from nnc.runtime.cifar10 import read_cifar10
 from nnc.runtime.sources import SPLIT_STREAM, Context, Origin, Raw, shape_text
@@ -33,7 +34,6 @@ SOURCES: dict[str, Callable[..., Raw]] = {
     "cifar10": read_cifar10,
 }
 
-CLASSIFICATION = ("softmax_cross_entropy", "multiclass_hinge", "binary_cross_entropy")
 CHUNK = 1 << 22  # elements per chunk of the column statistics (32 MiB of float64)
 
 
@@ -149,15 +149,13 @@ def check_network(raw: Raw, features: int, outputs: int, loss: str, spec_file: s
     if raw.x_val is not None and raw.x_val.shape[1] != raw.x.shape[1]:
         raise origin.error(f"x_val has {raw.x_val.shape[1]} features per sample",
                            f", but x has {raw.x.shape[1]}")
-    if loss == "binary_cross_entropy":
-        if outputs != 1:
-            raise DataError(Problem(f"binary_cross_entropy needs exactly 1 output unit, but the "
-                                    f"network has {outputs}", file=spec_file, path="loss"))
+    labels = LOSSES[loss].labels  # the compiler checked the output units against the loss
+    if labels == "binary":
         if raw.classes not in (None, 2):
             raise origin.error(f"{raw.subject} has {raw.classes} classes",
-                               ", but binary_cross_entropy takes 2 (labels 0 and 1)")
+                               f", but {loss} takes 2 (labels 0 and 1)")
         return 2
-    if loss in CLASSIFICATION:
+    if labels == "classes":
         if raw.classes is not None and raw.classes != outputs:
             raise origin.error(f"{raw.subject} has {raw.classes} classes",
                                f", but the network has {_units(outputs)}")
@@ -172,7 +170,7 @@ def check_samples(raw: Raw, x: np.ndarray, y: np.ndarray, x_name: str, y_name: s
         raise raw.origin.error(f"{x_name} has {len(x)} samples", f", but {y_name} has {len(y)}")
     if x.dtype != np.uint8:
         check_finite(x, raw.origin, x_name, "feature")
-    if loss in CLASSIFICATION:
+    if LOSSES[loss].classification:
         return x, labels(y, raw.origin, y_name, loss, outputs)
     noun = y_name if raw.origin.field is None else raw.subject
     return x, targets(y, raw.origin, y_name, outputs,
@@ -193,7 +191,7 @@ def check_finite(a: np.ndarray, origin: Origin, part: str, kind: str) -> None:
 
 
 def labels(y: np.ndarray, origin: Origin, part: str, loss: str, outputs: int) -> np.ndarray:
-    """Class labels as int64 [N], each an output unit (0 or 1 for binary_cross_entropy)."""
+    """Class labels as int64 [N], each an output unit (0 or 1 for a binary loss)."""
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
@@ -205,10 +203,11 @@ def labels(y: np.ndarray, origin: Origin, part: str, loss: str, outputs: int) ->
         if len(bad):
             raise origin.error(f"label {y[bad[0]]}", " is not a class index (an integer)",
                                part=part, row=int(bad[0]))
-    top = 2 if loss == "binary_cross_entropy" else outputs
+    binary = LOSSES[loss].labels == "binary"
+    top = 2 if binary else outputs
     bad = np.flatnonzero((y < 0) | (y >= top))
     if len(bad):
-        rest = ", but binary_cross_entropy takes labels 0 and 1" if top == 2 and outputs == 1 \
+        rest = f", but {loss} takes labels 0 and 1" if binary \
             else f", but the network has {_units(outputs)} (labels 0..{outputs - 1})"
         raise origin.error(f"label {_number(y[bad[0]])}", rest, part=part, row=int(bad[0]))
     return y.astype(np.int64)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from nnc.compiler.plan import Plan
-from nnc.runtime.kernels import KERNELS, Arena, Context
+from nnc.runtime.kernels import KERNELS, Arena, KernelBinding
 from nnc.runtime.params import ParamStore
 
 
@@ -16,26 +14,30 @@ class Executor:
 
     With ``training`` the executor also owns the flat gradient buffer ``grad`` (laid out
     like ``params.data``) and the buffers of the backward pass; ``rng`` drives dropout
-    and input noise.
+    and input noise. Every buffer is one the plan declares.
     """
 
     def __init__(self, plan: Plan, params: ParamStore, batch: int, *, training: bool = True,
                  rng: np.random.Generator | None = None):
         self.plan, self.params, self.batch = plan, params, batch
-        self.arena = Arena(params.data.dtype)
+        self.arena = Arena(params.data.dtype, batch, training)
         self.grad = np.zeros_like(params.data) if training else None
-        grads = params.gradient_views(self.grad) if training else None
+        grads = params.gradient_views(self.grad) if self.grad is not None else None
         self.rng = rng if rng is not None else np.random.default_rng(0)
-        ctx = Context(params.views, grads, self.arena, batch, self.rng)
-        graph = plan.graph
-        self.x = self.arena.alloc(batch, math.prod(graph.input_shape))  # the input batch
-        self.kernels = [KERNELS[step.node.op](step, ctx) for step in plan.steps]
-        names = [graph.input_name] + [s.output for s in plan.steps]
-        self.slot = {name: i for i, name in enumerate(names)}
-        self.wiring = [(k, [self.slot[i] for i in s.inputs], self.slot[s.output], s.needs_dx)
+        own = self.arena.allocate(plan.executor_buffers)
+        self.x = own["input"]  # the input batch
+        ones = own.get("ones")
+        if ones is not None:
+            ones.fill(1)
+        self.kernels = [KERNELS[step.node.op](step, KernelBinding(
+            params.views, grads, self.arena.allocate(step.buffers), ones, self.rng))
+            for step in plan.steps]
+        names = [plan.graph.input_name] + [s.output for s in plan.steps]
+        self.index = {name: i for i, name in enumerate(names)}  # value name -> its position
+        self.wiring = [(k, [self.index[i] for i in s.inputs], self.index[s.output], s.needs_dx)
                        for k, s in zip(self.kernels, plan.steps)]
-        self.sums = ({self.slot[name]: self.arena.alloc(batch, graph.shape_of(name))
-                      for name in plan.accumulated} if training else {})
+        self.sums = {self.index[name]: own[f"sum:{name}"] for name in plan.accumulated
+                     if f"sum:{name}" in own}
         self.values: list[np.ndarray | None] = [None] * len(names)
         self.grads: list[np.ndarray | None] = [None] * len(names)
 
@@ -43,7 +45,8 @@ class Executor:
         """Use ``rng`` for dropout masks and noise from now on."""
         self.rng = rng
         for kernel in self.kernels:
-            kernel.rng = rng
+            if hasattr(kernel, "rng"):
+                kernel.rng = rng
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         """Scores [n, *output] for inputs x [n, *input] (n <= batch)."""
@@ -75,4 +78,4 @@ class Executor:
 
     def value(self, name: str) -> np.ndarray | None:
         """The output of a step in the last forward pass (for locating ONNX disagreements)."""
-        return self.values[self.slot[name]]
+        return self.values[self.index[name]]

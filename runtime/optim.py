@@ -1,6 +1,7 @@
 """SGD with momentum (PyTorch's convention), L2, gradient clipping and lr schedules.
 
-Everything works in place on the flat parameter, gradient and velocity buffers.
+Everything works in place on the flat parameter and gradient buffers and on the state
+buffers the optimizer declares (``nnc.compiler.state.optimizer_state``).
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ import math
 
 import numpy as np
 
-from nnc.spec.sections import LrSchedule
-
-from nnc.compiler.sizing import optimizer_scratch
+from nnc.compiler.state import optimizer_state
+from nnc.runtime.kernels.base import Arena
+from nnc.spec.sections import LrSchedule, TrainSpec
 
 
 def axpy(y: np.ndarray, a: float, x: np.ndarray, scratch: np.ndarray) -> None:
@@ -33,15 +34,28 @@ class SGD:
     g includes l2*w for the weights (PyTorch's ``weight_decay``, applied to weights only).
 
     ``params`` and ``grads`` are flat buffers; the first ``n_weights`` are the weights.
-    The gradient buffer is used as scratch: it is garbage after ``step``.
+    The gradient buffer is used as scratch: it is garbage after ``step``. ``state`` holds
+    the declared buffers: ``velocity`` (with momentum), ``scratch`` (with L2 or Nesterov).
     """
 
-    def __init__(self, params: np.ndarray, grads: np.ndarray, n_weights: int, *, momentum: float,
-                 nesterov: bool, l2: float, clip_grad_norm: float | None = None):
+    def __init__(self, params: np.ndarray, grads: np.ndarray, n_weights: int, train: TrainSpec,
+                 state: dict[str, np.ndarray]):
+        sgd = train.optimizer.sgd
         self.params, self.grads, self.n_weights = params, grads, n_weights
-        self.momentum, self.nesterov, self.l2, self.clip = momentum, nesterov, l2, clip_grad_norm
-        self.velocity = np.zeros_like(params) if momentum > 0 else None
-        self.scratch = np.zeros(optimizer_scratch(len(params), l2, nesterov), dtype=params.dtype)
+        self.momentum, self.nesterov = sgd.momentum, sgd.nesterov
+        self.l2, self.clip = train.l2, train.clip_grad_norm
+        self.state = state
+        self.velocity = state.get("velocity")
+        self.scratch = state.get("scratch")
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The state a resumed run needs (the scratch is not state)."""
+        return {"velocity": self.velocity} if self.velocity is not None else {}
+
+    def load_state_dict(self, arrays: dict[str, np.ndarray]) -> None:
+        """Copy the state in (zeros where a checkpoint had none)."""
+        if self.velocity is not None:
+            self.velocity[...] = arrays.get("velocity", 0)
 
     def l2_penalty(self) -> float:
         """l2/2 * sum(W^2) over the weights."""
@@ -79,6 +93,14 @@ class SGD:
             else:
                 np.multiply(v, lr, out=g)
         p -= g
+
+
+def make_optimizer(train: TrainSpec, params: np.ndarray, grads: np.ndarray, n_weights: int,
+                   arena: Arena | None = None) -> SGD:
+    """The optimizer ``train`` asks for, with its declared state allocated (in ``arena``,
+    which counts the bytes, if given)."""
+    arena = arena or Arena(params.dtype, 1, training=True)
+    return SGD(params, grads, n_weights, train, arena.allocate(optimizer_state(train, len(params))))
 
 
 def lr_at(base_lr: float, schedule: LrSchedule | None, epoch: int, epochs: int) -> float:

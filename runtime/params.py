@@ -20,7 +20,7 @@ class ParamStore:
 
     def _views(self, flat: np.ndarray) -> dict[str, np.ndarray]:
         return {s.param.name: flat[s.offset:s.stop].reshape(s.param.shape)
-                for s in self.plan.slots}
+                for s in self.plan.spans}
 
     def gradient_views(self, flat: np.ndarray) -> dict[str, np.ndarray]:
         """Views of a flat gradient buffer laid out like ``data``."""

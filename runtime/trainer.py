@@ -16,11 +16,12 @@ from typing import Any, Callable
 import numpy as np
 
 from nnc.compiler.plan import Plan
+from nnc.compiler.state import kept_weights
 from nnc.base.errors import DataError, Interrupted, TrainingError
 from nnc.runtime.data import Dataset
 from nnc.runtime.executor import Executor
-from nnc.runtime.losses import LOSSES, Loss
-from nnc.runtime.optim import SGD, lr_at
+from nnc.runtime.losses import BoundLoss
+from nnc.runtime.optim import lr_at, make_optimizer
 from nnc.runtime.params import ParamStore
 from nnc.spec.sections import TrainSpec
 
@@ -121,12 +122,11 @@ class Trainer:
         noise_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(NOISE_STREAM,)))
         self.executor = Executor(plan, params, self.batch, training=True, rng=noise_rng)
         outputs = math.prod(plan.graph.output_shape)
-        self.loss: Loss = LOSSES[loss](self.executor.arena, self.batch, outputs)
-        sgd = config.optimizer.sgd
-        self.optimizer = SGD(params.data, self.executor.grad, plan.n_weights,
-                             momentum=sgd.momentum, nesterov=sgd.nesterov, l2=config.l2,
-                             clip_grad_norm=config.clip_grad_norm)
-        self.best = np.empty_like(params.data) if config.early_stopping else None
+        self.loss = BoundLoss(loss, self.executor.arena, outputs)
+        arena = self.executor.arena
+        self.optimizer = make_optimizer(config, params.data, self.executor.grad, plan.n_weights,
+                                        arena)
+        self.best = arena.allocate(kept_weights(config, plan.n_params)).get("best")
         self.order: np.ndarray | None = None  # the current epoch's shuffled sample order
         self.state = TrainState()
         if config.early_stopping and len(data.x_val) == 0:

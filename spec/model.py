@@ -6,11 +6,10 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
+from nnc.base.losses import LOSSES
 from nnc.spec.base import Name, Shape, Strict
 from nnc.spec.ops import OP_SPECS, Op
-from nnc.spec.sections import DataSpec, ExportSpec, Loss, TrainSpec
-
-PROBABILITY_LOSSES = ("softmax_cross_entropy", "binary_cross_entropy")
+from nnc.spec.sections import DataSpec, ExportSpec, LossName, TrainSpec
 
 
 def _bare_word(value: Any) -> Any:
@@ -43,7 +42,7 @@ class Spec(Strict):
     input: Shape | None = None
     layers: list[Layer] | None = Field(None, min_length=1, max_length=100_000)
     graph: GraphSpec | None = None
-    loss: Loss | None = None
+    loss: LossName | None = None
     data: DataSpec | None = None
     train: TrainSpec = TrainSpec()
     export: ExportSpec = ExportSpec()
@@ -58,20 +57,22 @@ class Spec(Strict):
     @field_validator("train")
     @classmethod
     def _metric_fits_loss(cls, train: TrainSpec, info: ValidationInfo) -> TrainSpec:
-        stopping = train.early_stopping
-        if stopping and stopping.metric == "val_accuracy" and info.data.get("loss") == "mse":
-            raise ValueError("early_stopping.metric val_accuracy needs a classification loss "
-                             "(mse has no accuracy); use val_loss")
+        stopping, loss = train.early_stopping, info.data.get("loss")
+        if stopping and stopping.metric == "val_accuracy" and loss \
+                and "accuracy" not in LOSSES[loss].metrics:
+            raise ValueError(f"early_stopping.metric val_accuracy needs a classification loss "
+                             f"({loss} has no accuracy); use val_loss")
         return train
 
     @field_validator("export")
     @classmethod
     def _probabilities_fit_loss(cls, export: ExportSpec, info: ValidationInfo) -> ExportSpec:
         loss = info.data.get("loss")
-        if export.onnx.probabilities and loss not in PROBABILITY_LOSSES:
-            raise ValueError(f"onnx.probabilities needs a softmax_cross_entropy or "
-                             f"binary_cross_entropy loss (the scores of {loss or 'no loss'} "
-                             "are not probabilities)")
+        if export.onnx.probabilities and (loss is None or LOSSES[loss].probability is None):
+            having = " or ".join(name for name, entry in LOSSES.items() if entry.probability)
+            raise ValueError(f"onnx.probabilities needs a loss that gives probabilities "
+                             f"({having}); the scores of {loss or 'no loss'} are not "
+                             "probabilities")
         return export
 
     @model_validator(mode="after")

@@ -8,13 +8,18 @@ checked by the compiler, which knows the form.
 from __future__ import annotations
 
 import re
-from typing import Annotated, ClassVar, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, create_model
 
+from nnc.base.activations import ACTIVATIONS
 from nnc.spec.base import Name, Strict, Units
 
-Activation = Literal["sigmoid", "tanh", "relu", "leaky_relu"]
+if TYPE_CHECKING:
+    ActivationName = str
+else:
+    ActivationName = Literal[tuple(ACTIVATIONS)]
+    """The name of any element-wise activation (``base/activations.py``)."""
 
 _NORMAL = re.compile(r"^normal\(\s*([0-9.eE+-]+)\s*\)$")
 
@@ -69,32 +74,8 @@ class Dense(UnaryOp):
     units: Units
     bias: bool = True
     init: Init | None = None
-    activation: Activation | None = Field(None, description="shorthand for a following activation")
-
-
-class Sigmoid(UnaryOp):
-    """1 / (1 + exp(-x))."""
-
-    op: Literal["sigmoid"]
-
-
-class Tanh(UnaryOp):
-    """tanh(x) = 2 sigmoid(2x) - 1."""
-
-    op: Literal["tanh"]
-
-
-class Relu(UnaryOp):
-    """max(0, x)."""
-
-    op: Literal["relu"]
-
-
-class LeakyRelu(UnaryOp):
-    """x for x >= 0, alpha * x below."""
-
-    op: Literal["leaky_relu"]
-    alpha: float = Field(0.01, ge=0, lt=1)
+    activation: ActivationName | None = Field(
+        None, description="shorthand for a following element-wise activation (its defaults)")
 
 
 class Prelu(UnaryOp):
@@ -140,11 +121,22 @@ class Concat(JoinOp):
     op: Literal["concat"]
 
 
+def _activation_model(tag: str) -> type[UnaryOp]:
+    """The spec model of an activation, made from its entry in ``ACTIVATIONS``."""
+    activation = ACTIVATIONS[tag]
+    fields: dict[str, Any] = {"op": (Literal[tag], ...), **activation.fields}
+    name = "".join(part.capitalize() for part in tag.split("_"))
+    return create_model(name, __base__=UnaryOp, __doc__=activation.formula,
+                        __module__=__name__, **fields)
+
+
 OP_SPECS: dict[str, type[OpSpec]] = {
-    cls.model_fields["op"].annotation.__args__[0]: cls
-    for cls in (Dense, Sigmoid, Tanh, Relu, LeakyRelu, Prelu, Maxout, Dropout, GaussianNoise,
-                Add, Concat)
+    "dense": Dense,
+    **{tag: _activation_model(tag) for tag in ACTIVATIONS},
+    "prelu": Prelu, "maxout": Maxout, "dropout": Dropout, "gaussian_noise": GaussianNoise,
+    "add": Add, "concat": Concat,
 }
-"""Every op of the format by tag; the compiler and the runtime hold tables with the same keys."""
+"""Every op of the format by tag: the registry. The compiler (``OP_RULES``) and the runtime
+(``KERNELS``) find their rule and kernel of an op under the same tag."""
 
 Op = Annotated[Union[tuple(OP_SPECS.values())], Field(discriminator="op")]

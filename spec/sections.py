@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
+from nnc.base.losses import LOSSES
 from nnc.spec.base import OneOf, Strict
 
-Loss = Literal["softmax_cross_entropy", "multiclass_hinge", "binary_cross_entropy", "mse"]
+if TYPE_CHECKING:
+    LossName = str
+else:
+    LossName = Literal[tuple(LOSSES)]
+    """The name of a loss of ``base/losses.py``."""
 
 FilePath = Field(min_length=1, max_length=4096, description="relative to the spec file")
 

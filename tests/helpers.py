@@ -9,12 +9,12 @@ import numpy as np
 from nnc.compiler import compile_spec, lower_to_plan
 from nnc.compiler.plan import Plan
 from nnc.runtime.params import ParamStore
-from nnc.spec import load_spec_text
+from nnc.spec import OP_SPECS, load_spec_text
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
 
-# One small network per op: dense -> OP -> dense, or a graph for the joins.
+# One small network per op of the registry: dense -> OP -> dense, or a graph for the joins.
 CHAIN = """
 name: t
 input: [4]
@@ -23,18 +23,6 @@ layers:
   - {layer}
   - {{op: dense, units: {outputs}}}
 """
-
-OP_LAYERS = {
-    "dense": "{op: dense, units: 6, activation: leaky_relu}",
-    "sigmoid": "sigmoid",
-    "tanh": "tanh",
-    "relu": "relu",
-    "leaky_relu": "{op: leaky_relu, alpha: 0.1}",
-    "prelu": "prelu",
-    "maxout": "{op: maxout, units: 4, pieces: 3}",
-    "dropout": "{op: dropout, p: 0.3}",
-    "gaussian_noise": "{op: gaussian_noise, std: 0.5}",
-}
 
 JOIN = """
 name: j
@@ -51,11 +39,21 @@ graph:
 """
 
 
+def example_layer(op: str) -> str:
+    """A layer of ``op`` written from its spec model: the required fields (units) get 4,
+    the rest their defaults."""
+    model = OP_SPECS[op]
+    fields = "".join(f", {name}: 4" for name, f in model.model_fields.items()
+                     if f.is_required() and name != "op")
+    return f"{{op: {op}{fields}}}"
+
+
 def op_spec(op: str, outputs: int = 3, extra: str = "") -> str:
-    """The text of a small spec exercising ``op``."""
-    if op in ("add", "concat"):
+    """The text of a small spec exercising ``op`` (an activation after a dense layer is
+    fused into it unless the plan is lowered with ``fuse=False``)."""
+    if OP_SPECS[op].arity == "many":
         return JOIN.format(op=op, outputs=outputs) + extra
-    return CHAIN.format(layer=OP_LAYERS[op], outputs=outputs) + extra
+    return CHAIN.format(layer=example_layer(op), outputs=outputs) + extra
 
 
 def plan_of(text: str, fuse: bool = True) -> Plan:

@@ -1,4 +1,4 @@
-"""The compiler's table of ops: one rule object per tag, listed explicitly."""
+"""The compiler's table of ops: one rule per tag of the spec's registry (``OP_SPECS``)."""
 
 from nnc.compiler.ops.activations import ACTIVATION_RULES
 from nnc.compiler.ops.base import OpRule, ShapeError
@@ -9,9 +9,9 @@ from nnc.compiler.ops.noise import DropoutRule, GaussianNoiseRule
 from nnc.compiler.ops.prelu import PreluRule
 
 OP_RULES: dict[str, OpRule] = {
-    rule.tag: rule
-    for rule in (DenseRule(), *ACTIVATION_RULES.values(), PreluRule(), MaxoutRule(),
-                 DropoutRule(), GaussianNoiseRule(), AddRule(), ConcatRule())
+    "dense": DenseRule(), **ACTIVATION_RULES, "prelu": PreluRule(), "maxout": MaxoutRule(),
+    "dropout": DropoutRule(), "gaussian_noise": GaussianNoiseRule(), "add": AddRule(),
+    "concat": ConcatRule(),
 }
 
 __all__ = ["OP_RULES", "OpRule", "ShapeError"]

@@ -5,13 +5,12 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, ClassVar, Sequence
 
+from nnc.base.buffers import Buffer
 from nnc.compiler.ir import InitRule, Node, Shape
 from nnc.spec import OpSpec
 
 if TYPE_CHECKING:
     from nnc.compiler.onnx_export import OnnxBuilder
-
-FLOAT_BYTES = 4  # float32, everywhere outside gradient checks
 
 
 class ShapeError(Exception):
@@ -19,17 +18,15 @@ class ShapeError(Exception):
 
 
 class OpRule:
-    """The static meaning of one op: shape rule, parameters, size, cost and buffers.
+    """The static meaning of one op: shape rule, parameters, size, cost, buffers, ONNX.
 
     Methods take the node (its attrs are the op's spec model) and the per-sample
-    shapes of its inputs. Subclasses set ``tag`` and ``spec``; the compiler finds them
-    in ``nnc.compiler.ops.OP_RULES`` under the same tag as the spec and the runtime.
+    shapes of its inputs. The compiler finds a rule in ``nnc.compiler.ops.OP_RULES``
+    under the op's tag in the spec's registry, ``OP_SPECS``.
     """
 
-    tag: ClassVar[str]
-    spec: ClassVar[type[OpSpec]]
     training_only: ClassVar[bool] = False  # vanishes from inference graphs
-    init_before: ClassVar[str | None] = None  # how to initialize a layer whose output it reads
+    init_before: str | None = None  # how to initialize a layer whose output it reads
     own_init: ClassVar[str | None] = None  # its own weights' default init (else: by what follows)
     fuses_activation: ClassVar[bool] = False  # a following activation can run in its kernel
 
@@ -50,16 +47,22 @@ class OpRule:
         """Multiply-adds per sample."""
         return 0
 
-    def train_bytes(self, node: Node, in_shapes: Sequence[Shape], needs_dx: Sequence[bool]) -> int:
-        """Bytes per sample the runtime allocates for this node in training (its own output
-        included). Default: the output and one input-gradient buffer."""
-        n = math.prod(node.shape)
-        return FLOAT_BYTES * (n + (n if needs_dx[0] else 0))
+    def buffers(self, node: Node, in_shapes: Sequence[Shape],
+                needs_dx: Sequence[bool]) -> list[Buffer]:
+        """The per-sample buffers its kernel works in, declared once: the kernel gets
+        exactly these (by name) and the sizing report counts them. Default: the output,
+        and the input's gradient when backprop needs it."""
+        return [Buffer("out", node.shape), *input_gradient(node.shape, needs_dx)]
 
     def lower(self, node: Node, inputs: list[str], b: "OnnxBuilder") -> str:
         """Emit the ONNX nodes computing ``node`` from the values ``inputs``; return the name
         of the value holding its output (``b.value(node)`` unless the op vanishes)."""
         raise NotImplementedError(f"{self.tag} has no ONNX lowering")
+
+
+def input_gradient(shape: Shape, needs_dx: Sequence[bool]) -> list[Buffer]:
+    """The buffer of the (first) input's gradient, when backprop needs it."""
+    return [Buffer("dx", shape, training=True)] if needs_dx[0] else []
 
 
 def vector_input(inputs: Sequence[tuple[str, Shape]]) -> Shape:

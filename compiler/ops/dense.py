@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
+from nnc.base.activations import ACTIVATIONS
+from nnc.base.buffers import Buffer
 from nnc.compiler.ir import ZEROS, InitRule, Node, Shape
-from nnc.compiler.ops.activations import ACTIVATION_RULES, activation_mask_bytes
-from nnc.compiler.ops.base import FLOAT_BYTES, OpRule, weight_init
+from nnc.compiler.ops.activations import kept_buffers
+from nnc.compiler.ops.base import OpRule, input_gradient, weight_init
 from nnc.spec.ops import Dense
 
 if TYPE_CHECKING:
@@ -14,8 +16,6 @@ if TYPE_CHECKING:
 
 
 class DenseRule(OpRule):
-    tag = "dense"
-    spec = Dense
     fuses_activation = True
 
     def infer(self, attrs: Dense, inputs: Sequence[tuple[str, Shape]]) -> Shape:
@@ -36,12 +36,13 @@ class DenseRule(OpRule):
     def macs(self, node: Node, in_shapes: Sequence[Shape]) -> int:
         return node.attrs.units * in_shapes[0][0]
 
-    def train_bytes(self, node: Node, in_shapes: Sequence[Shape], needs_dx: Sequence[bool]) -> int:
-        # output; the pre-activation gradient when an activation is fused; dx
-        units, fan_in = node.attrs.units, in_shapes[0][0]
-        dz = units if node.activation is not None else 0
-        return (FLOAT_BYTES * (units + dz + (fan_in if needs_dx[0] else 0))
-                + activation_mask_bytes(node.activation, units))
+    def buffers(self, node: Node, in_shapes: Sequence[Shape],
+                needs_dx: Sequence[bool]) -> list[Buffer]:
+        # the output, what a fused activation keeps and the pre-activation gradient; dx
+        fused = node.activation is not None
+        return [Buffer("out", node.shape), *kept_buffers(node.activation, node.shape),
+                *([Buffer("dz", node.shape, training=True)] if fused else []),
+                *input_gradient(in_shapes[0], needs_dx)]
 
     def lower(self, node: Node, inputs: list[str], b: "OnnxBuilder") -> str:
         # Gemm computes x W^T + b with transB=1: the weight stays [out, in], as in PyTorch
@@ -54,6 +55,6 @@ class DenseRule(OpRule):
             return out
         linear = b.unique(f"{node.name}_linear")
         b.node("Gemm", operands, [linear], node.name, transB=1)
-        ACTIVATION_RULES[node.activation.op].emit(node.activation, linear, out,
-                                                  f"{node.name}_{node.activation.op}", b)
+        ACTIVATIONS[node.activation.op].onnx(node.activation, b, linear, out,
+                                             f"{node.name}_{node.activation.op}")
         return out

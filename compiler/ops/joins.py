@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Sequence
 
+from nnc.base.buffers import Buffer
 from nnc.compiler.ir import Node, Shape
-from nnc.compiler.ops.base import FLOAT_BYTES, OpRule, ShapeError
+from nnc.compiler.ops.base import OpRule, ShapeError
 from nnc.spec.ops import Add, Concat
 
 if TYPE_CHECKING:
@@ -18,8 +18,6 @@ def _described(inputs: Sequence[tuple[str, Shape]]) -> str:
 
 
 class AddRule(OpRule):
-    tag = "add"
-    spec = Add
 
     def infer(self, attrs: Add, inputs: Sequence[tuple[str, Shape]]) -> Shape:
         if any(len(shape) != 1 for _, shape in inputs):
@@ -29,8 +27,9 @@ class AddRule(OpRule):
             raise ShapeError(f"needs inputs of one shape; got {_described(inputs)}")
         return inputs[0][1]
 
-    def train_bytes(self, node: Node, in_shapes: Sequence[Shape], needs_dx: Sequence[bool]) -> int:
-        return FLOAT_BYTES * math.prod(node.shape)  # the output; gradients pass through
+    def buffers(self, node: Node, in_shapes: Sequence[Shape],
+                needs_dx: Sequence[bool]) -> list[Buffer]:
+        return [Buffer("out", node.shape)]  # each input's gradient is dout itself
 
     def lower(self, node: Node, inputs: list[str], b: "OnnxBuilder") -> str:
         out = b.value(node)
@@ -39,16 +38,15 @@ class AddRule(OpRule):
 
 
 class ConcatRule(OpRule):
-    tag = "concat"
-    spec = Concat
 
     def infer(self, attrs: Concat, inputs: Sequence[tuple[str, Shape]]) -> Shape:
         if any(len(shape) != 1 for _, shape in inputs):
             raise ShapeError(f"joins feature vectors only; got {_described(inputs)}")
         return (sum(shape[0] for _, shape in inputs),)
 
-    def train_bytes(self, node: Node, in_shapes: Sequence[Shape], needs_dx: Sequence[bool]) -> int:
-        return FLOAT_BYTES * math.prod(node.shape)  # the output; gradients are views of dout
+    def buffers(self, node: Node, in_shapes: Sequence[Shape],
+                needs_dx: Sequence[bool]) -> list[Buffer]:
+        return [Buffer("out", node.shape)]  # each input's gradient is a view of dout
 
     def lower(self, node: Node, inputs: list[str], b: "OnnxBuilder") -> str:
         out = b.value(node)

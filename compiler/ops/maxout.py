@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
+from nnc.base.buffers import Buffer
 from nnc.compiler.ir import ZEROS, InitRule, Node, Shape
-from nnc.compiler.ops.base import FLOAT_BYTES, OpRule, weight_init
+from nnc.compiler.ops.base import OpRule, input_gradient, weight_init
 from nnc.spec.ops import Maxout
 
 if TYPE_CHECKING:
@@ -13,8 +14,6 @@ if TYPE_CHECKING:
 
 
 class MaxoutRule(OpRule):
-    tag = "maxout"
-    spec = Maxout
     init_before = "he"
     own_init = "he"  # a max of linear pieces behaves like the ReLU family
 
@@ -36,12 +35,15 @@ class MaxoutRule(OpRule):
     def macs(self, node: Node, in_shapes: Sequence[Shape]) -> int:
         return node.attrs.pieces * node.attrs.units * in_shapes[0][0]
 
-    def train_bytes(self, node: Node, in_shapes: Sequence[Shape], needs_dx: Sequence[bool]) -> int:
-        # pieces z and their gradient (floats), the winner mask (bytes), output, the
-        # winning index (int64) and dx
-        k, units, fan_in = node.attrs.pieces, node.attrs.units, in_shapes[0][0]
-        return (FLOAT_BYTES * (2 * k * units + units + (fan_in if needs_dx[0] else 0))
-                + k * units + 8 * units)
+    def buffers(self, node: Node, in_shapes: Sequence[Shape],
+                needs_dx: Sequence[bool]) -> list[Buffer]:
+        # the pieces z, the output; for backprop the winning piece, its mask over the
+        # pieces, the gradient of z, and dx
+        pieces = (node.attrs.pieces, node.attrs.units)
+        return [Buffer("z", pieces), Buffer("out", node.shape),
+                Buffer("winner", node.shape, "int64", training=True),
+                Buffer("won", pieces, "bool", training=True),
+                Buffer("dz", pieces, training=True), *input_gradient(in_shapes[0], needs_dx)]
 
     def lower(self, node: Node, inputs: list[str], b: "OnnxBuilder") -> str:
         # one Gemm to [n, pieces * units], a Reshape to [n, pieces, units], a max over pieces

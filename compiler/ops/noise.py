@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Sequence
 
+from nnc.base.buffers import Buffer
 from nnc.compiler.ir import Node, Shape
-from nnc.compiler.ops.base import FLOAT_BYTES, OpRule
-from nnc.spec.ops import Dropout, GaussianNoise
+from nnc.compiler.ops.base import OpRule, input_gradient
 
 if TYPE_CHECKING:
     from nnc.compiler.onnx_export import OnnxBuilder
@@ -23,17 +22,14 @@ class TrainingOnlyRule(OpRule):
 
 
 class DropoutRule(TrainingOnlyRule):
-    tag = "dropout"
-    spec = Dropout
-
-    def train_bytes(self, node: Node, in_shapes: Sequence[Shape], needs_dx: Sequence[bool]) -> int:
-        n = math.prod(node.shape)  # output, the scaled keep-mask, dx
-        return FLOAT_BYTES * (2 * n + (n if needs_dx[0] else 0))
+    def buffers(self, node: Node, in_shapes: Sequence[Shape],
+                needs_dx: Sequence[bool]) -> list[Buffer]:
+        # the output and the scaled keep-mask (inference passes the input on); dx
+        return [Buffer("out", node.shape, training=True),
+                Buffer("mask", node.shape, training=True), *input_gradient(node.shape, needs_dx)]
 
 
 class GaussianNoiseRule(TrainingOnlyRule):
-    tag = "gaussian_noise"
-    spec = GaussianNoise
-
-    def train_bytes(self, node: Node, in_shapes: Sequence[Shape], needs_dx: Sequence[bool]) -> int:
-        return FLOAT_BYTES * math.prod(node.shape)  # the output; its gradient passes through
+    def buffers(self, node: Node, in_shapes: Sequence[Shape],
+                needs_dx: Sequence[bool]) -> list[Buffer]:
+        return [Buffer("out", node.shape, training=True)]  # its gradient passes through

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Sequence
 
+from nnc.base.buffers import Buffer
 from nnc.compiler.ir import InitRule, Node, Shape
-from nnc.compiler.ops.base import FLOAT_BYTES, OpRule
+from nnc.compiler.ops.base import OpRule
 from nnc.spec.ops import Prelu
 
 if TYPE_CHECKING:
@@ -16,17 +16,17 @@ SLOPE_INIT = InitRule("constant", 0.25, "constant(0.25)")  # as in He et al. 201
 
 
 class PreluRule(OpRule):
-    tag = "prelu"
-    spec = Prelu
     init_before = "he"
 
     def params(self, attrs: Prelu, in_shapes: Sequence[Shape], out: Shape,
                init_choice: tuple[str, float | None]) -> list[tuple[str, Shape, InitRule]]:
         return [("slope", (1,) if attrs.shared else out, SLOPE_INIT)]
 
-    def train_bytes(self, node: Node, in_shapes: Sequence[Shape], needs_dx: Sequence[bool]) -> int:
-        n = math.prod(node.shape)  # output, dx (also the slope gradient's scratch), a mask
-        return FLOAT_BYTES * 2 * n + n
+    def buffers(self, node: Node, in_shapes: Sequence[Shape],
+                needs_dx: Sequence[bool]) -> list[Buffer]:
+        # the sign of the input, the output; dx, also the scratch of the slope's gradient
+        return [Buffer("negative", node.shape, "bool"), Buffer("out", node.shape),
+                Buffer("dx", node.shape, training=True)]
 
     def lower(self, node: Node, inputs: list[str], b: "OnnxBuilder") -> str:
         out = b.value(node)  # the slope [units] or [1] broadcasts over the batch

@@ -1,8 +1,8 @@
-"""The runtime's table of kernels: one class per op tag, listed explicitly."""
+"""The runtime's table of kernels: one per tag of the spec's registry (``OP_SPECS``)."""
 
-from nnc.runtime.kernels.activations import (LeakyReluKernel, ReluKernel, SigmoidKernel,
-                                             TanhKernel)
-from nnc.runtime.kernels.base import Arena, Context, Kernel
+from nnc.base.activations import ACTIVATIONS
+from nnc.runtime.kernels.activations import ActivationKernel
+from nnc.runtime.kernels.base import Arena, Kernel, KernelBinding
 from nnc.runtime.kernels.dense import DenseKernel
 from nnc.runtime.kernels.joins import AddKernel, ConcatKernel
 from nnc.runtime.kernels.maxout import MaxoutKernel
@@ -10,9 +10,9 @@ from nnc.runtime.kernels.noise import DropoutKernel, GaussianNoiseKernel
 from nnc.runtime.kernels.prelu import PreluKernel
 
 KERNELS: dict[str, type[Kernel]] = {
-    k.tag: k
-    for k in (DenseKernel, SigmoidKernel, TanhKernel, ReluKernel, LeakyReluKernel, PreluKernel,
-              MaxoutKernel, DropoutKernel, GaussianNoiseKernel, AddKernel, ConcatKernel)
+    "dense": DenseKernel, **{tag: ActivationKernel for tag in ACTIVATIONS},
+    "prelu": PreluKernel, "maxout": MaxoutKernel, "dropout": DropoutKernel,
+    "gaussian_noise": GaussianNoiseKernel, "add": AddKernel, "concat": ConcatKernel,
 }
 
-__all__ = ["KERNELS", "Arena", "Context", "Kernel"]
+__all__ = ["KERNELS", "Arena", "Kernel", "KernelBinding"]

@@ -1,61 +1,58 @@
-"""What a kernel is, and the context that gives it parameters and buffers.
+"""What a kernel is, and what it is bound to: parameters, gradients, buffers, randomness.
 
-A kernel is bound to one plan step and owns the buffers of that step for one batch
-size, allocated once; forward and backward then run without allocating arrays. Rows
-``[:n]`` of a buffer serve a smaller last batch.
+A kernel is bound to one plan step and works in the buffers that step declares (its op
+rule's ``buffers``), allocated once for one batch size; forward and backward then run
+without allocating arrays. Rows ``[:n]`` of a buffer serve a smaller last batch.
 """
 
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Sequence
 
 import numpy as np
 
+from nnc.base.buffers import Buffer
 from nnc.compiler.plan import Step
+
+DTYPES = {"bool": np.dtype(np.bool_), "int64": np.dtype(np.int64)}
 
 
 class Arena:
-    """Allocates the buffers of one executor and counts their bytes."""
+    """Allocates declared buffers for one executor and counts their bytes."""
 
-    def __init__(self, dtype: np.dtype):
-        self.dtype = np.dtype(dtype)
+    def __init__(self, dtype: np.dtype, batch: int, training: bool):
+        self.dtype, self.batch, self.training = np.dtype(dtype), batch, training
         self.bytes = 0
 
-    def alloc(self, batch: int, shape: tuple[int, ...] | int = (), dtype: np.dtype | None = None
-              ) -> np.ndarray:
-        """A zeroed [batch, *shape] buffer (float unless ``dtype`` says otherwise)."""
-        shape = (shape,) if isinstance(shape, int) else tuple(shape)
-        array = np.zeros((batch, *shape), dtype=dtype or self.dtype)
-        self.bytes += array.nbytes
-        return array
+    def allocate(self, buffers: Sequence[Buffer]) -> dict[str, np.ndarray]:
+        """Zeroed arrays for ``buffers`` by name: [batch, *shape] per sample, [*shape] for
+        state; buffers only training needs are left out of an inference arena."""
+        out = {}
+        for b in buffers:
+            if b.training and not self.training:
+                continue
+            shape = (self.batch, *b.shape) if b.per_sample else b.shape
+            array = np.zeros(shape, dtype=DTYPES.get(b.dtype, self.dtype))
+            self.bytes += array.nbytes
+            out[b.name] = array
+        return out
 
 
-class Context:
-    """What a kernel needs at construction: its parameters, gradients, buffers and randomness.
-
-    ``training`` is False for an inference-only executor: no gradient buffers then.
-    """
+class KernelBinding:
+    """What a kernel is bound to: the parameters and (when training) their gradients by
+    name, its step's buffers, the executor's shared vector of ones, and the generator of
+    dropout masks and noise."""
 
     def __init__(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray] | None,
-                 arena: Arena, batch: int, rng: np.random.Generator):
-        self.params, self.grads, self.arena, self.batch, self.rng = params, grads, arena, batch, rng
-        # shared by every kernel that sums a gradient over the batch as a GEMV
-        self.ones = arena.alloc(batch) if grads is not None else None
-        if self.ones is not None:
-            self.ones.fill(1)
+                 buffers: dict[str, np.ndarray], ones: np.ndarray | None,
+                 rng: np.random.Generator):
+        self.params, self.grads, self.buffers, self.ones, self.rng = \
+            params, grads, buffers, ones, rng
 
     @property
     def training(self) -> bool:
         return self.grads is not None
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self.arena.dtype
-
-    def alloc(self, shape: tuple[int, ...] | int, dtype: np.dtype | None = None) -> np.ndarray:
-        """A per-batch buffer: [batch, *shape]."""
-        return self.arena.alloc(self.batch, shape, dtype)
 
 
 class Kernel:
@@ -67,11 +64,10 @@ class Kernel:
     per input (None where the step does not need it). It must not modify ``dout``.
     """
 
-    tag: ClassVar[str]
-
-    def __init__(self, step: Step, ctx: Context):
+    def __init__(self, step: Step, bound: KernelBinding):
         self.step, self.node = step, step.node
         self.width = math.prod(step.node.shape)
+        self.buffers = bound.buffers
 
     def forward(self, xs: list[np.ndarray], train: bool) -> np.ndarray:
         raise NotImplementedError
@@ -79,7 +75,7 @@ class Kernel:
     def backward(self, dout: np.ndarray) -> list[np.ndarray | None]:
         raise NotImplementedError
 
-    def param(self, ctx: Context, role: str) -> tuple[np.ndarray, np.ndarray | None]:
+    def param(self, bound: KernelBinding, role: str) -> tuple[np.ndarray, np.ndarray | None]:
         """The parameter ``<node>.<role>`` and its gradient buffer (None when not training)."""
         name = f"{self.node.name}.{role}"
-        return ctx.params[name], (ctx.grads[name] if ctx.grads is not None else None)
+        return bound.params[name], (bound.grads[name] if bound.grads is not None else None)

@@ -4,28 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from nnc.base.activations import ACTIVATIONS
 from nnc.compiler.plan import Step
-from nnc.runtime.kernels.activations import ACTIVATIONS
-from nnc.runtime.kernels.base import Context, Kernel
+from nnc.runtime.kernels.base import Kernel, KernelBinding
 
 
 class DenseKernel(Kernel):
     """Inputs: x [n, in]. Output: [n, units]. Params: weight [units, in], bias [units]."""
 
-    tag = "dense"
-
-    def __init__(self, step: Step, ctx: Context):
-        super().__init__(step, ctx)
-        self.W, self.dW = self.param(ctx, "weight")
+    def __init__(self, step: Step, bound: KernelBinding):
+        super().__init__(step, bound)
+        self.W, self.dW = self.param(bound, "weight")
         self.WT = self.W.T  # the view matmul reads: x W^T
-        self.b, self.db = self.param(ctx, "bias") if self.node.attrs.bias else (None, None)
-        act = self.node.activation
-        self.f = ACTIVATIONS[act.op](act, ctx, self.width) if act is not None else None
-        self.out = ctx.alloc(self.width)
-        training = ctx.training
-        self.dz = ctx.alloc(self.width) if training and self.f is not None else None
-        self.dx = ctx.alloc(self.W.shape[1]) if training and step.needs_dx[0] else None
-        self.ones = ctx.ones
+        self.b, self.db = self.param(bound, "bias") if self.node.attrs.bias else (None, None)
+        self.act = self.node.activation
+        self.f = ACTIVATIONS[self.act.op] if self.act is not None else None
+        self.out, self.dz, self.dx = (self.buffers.get(k) for k in ("out", "dz", "dx"))
+        self.ones = bound.ones
         self.x: np.ndarray | None = None
 
     def forward(self, xs: list[np.ndarray], train: bool) -> np.ndarray:
@@ -35,12 +30,14 @@ class DenseKernel(Kernel):
         if self.b is not None:
             out += self.b
         if self.f is not None:
-            self.f.forward(out, out)
+            self.f.forward(self.act, out, out, self.buffers)
         return out
 
     def backward(self, dout: np.ndarray) -> list[np.ndarray | None]:
         n = len(dout)
-        dz = self.f.backward(self.out[:n], dout, self.dz[:n]) if self.f is not None else dout
+        dz = dout
+        if self.f is not None:
+            dz = self.f.backward(self.act, self.out[:n], dout, self.dz[:n], self.buffers)
         np.matmul(dz.T, self.x, out=self.dW)
         if self.db is not None:
             np.matmul(self.ones[:n], dz, out=self.db)  # the bias gradient as a GEMV

@@ -5,17 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from nnc.compiler.plan import Step
-from nnc.runtime.kernels.base import Context, Kernel
+from nnc.runtime.kernels.base import Kernel, KernelBinding
 
 
 class AddKernel(Kernel):
     """out = x1 + x2 + ...; each input's gradient is dout."""
 
-    tag = "add"
-
-    def __init__(self, step: Step, ctx: Context):
-        super().__init__(step, ctx)
-        self.out = ctx.alloc(self.width)
+    def __init__(self, step: Step, bound: KernelBinding):
+        super().__init__(step, bound)
+        self.out = self.buffers["out"]
 
     def forward(self, xs: list[np.ndarray], train: bool) -> np.ndarray:
         out = self.out[:len(xs[0])]
@@ -31,11 +29,9 @@ class AddKernel(Kernel):
 class ConcatKernel(Kernel):
     """out = [x1 | x2 | ...] along features; each input's gradient is its slice of dout."""
 
-    tag = "concat"
-
-    def __init__(self, step: Step, ctx: Context):
-        super().__init__(step, ctx)
-        self.out = ctx.alloc(self.width)
+    def __init__(self, step: Step, bound: KernelBinding):
+        super().__init__(step, bound)
+        self.out = self.buffers["out"]
         self.bounds: list[tuple[int, int]] = []
 
     def forward(self, xs: list[np.ndarray], train: bool) -> np.ndarray:

@@ -5,37 +5,30 @@ from __future__ import annotations
 import numpy as np
 
 from nnc.compiler.plan import Step
-from nnc.runtime.kernels.base import Context, Kernel
+from nnc.runtime.kernels.base import Kernel, KernelBinding
 
 
 class MaxoutKernel(Kernel):
     """Inputs: x [n, in]. Output: [n, units]. Params: weight [pieces, units, in], bias
     [pieces, units]; computed as one GEMM to [n, pieces * units], then a max over pieces."""
 
-    tag = "maxout"
-
-    def __init__(self, step: Step, ctx: Context):
-        super().__init__(step, ctx)
+    def __init__(self, step: Step, bound: KernelBinding):
+        super().__init__(step, bound)
         k, units = self.node.attrs.pieces, self.node.attrs.units
         self.k = k
-        weight, dweight = self.param(ctx, "weight")
+        weight, dweight = self.param(bound, "weight")
         self.W = weight.reshape(k * units, -1)
         self.dW = dweight.reshape(k * units, -1) if dweight is not None else None
         if self.node.attrs.bias:
-            bias, dbias = self.param(ctx, "bias")
+            bias, dbias = self.param(bound, "bias")
             self.b = bias.reshape(-1)
             self.db = dbias.reshape(-1) if dbias is not None else None
         else:
             self.b = self.db = None
-        self.z = ctx.alloc((k, units))
-        self.out = ctx.alloc(units)
-        if ctx.training:
-            self.winner = ctx.alloc(units, np.intp)
-            self.won = ctx.alloc((k, units), np.bool_)
-            self.dz = ctx.alloc((k, units))
-            self.dx = ctx.alloc(self.W.shape[1]) if step.needs_dx[0] else None
-            self.pieces = np.arange(k).reshape(1, k, 1)
-        self.ones = ctx.ones
+        self.z, self.out, self.winner, self.won, self.dz, self.dx = (
+            self.buffers.get(name) for name in ("z", "out", "winner", "won", "dz", "dx"))
+        self.pieces = np.arange(k).reshape(1, k, 1)
+        self.ones = bound.ones
         self.x: np.ndarray | None = None
 
     def forward(self, xs: list[np.ndarray], train: bool) -> np.ndarray:

@@ -5,21 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from nnc.compiler.plan import Step
-from nnc.runtime.kernels.base import Context, Kernel
+from nnc.runtime.kernels.base import Kernel, KernelBinding
 
 
 class DropoutKernel(Kernel):
     """Inverted dropout: out = x * mask, mask = (u >= p) / (1 - p), u ~ U[0, 1)."""
 
-    tag = "dropout"
-
-    def __init__(self, step: Step, ctx: Context):
-        super().__init__(step, ctx)
-        self.p, self.rng = self.node.attrs.p, ctx.rng
-        if ctx.training:
-            self.out = ctx.alloc(self.width)
-            self.mask = ctx.alloc(self.width)
-            self.dx = ctx.alloc(self.width) if step.needs_dx[0] else None
+    def __init__(self, step: Step, bound: KernelBinding):
+        super().__init__(step, bound)
+        self.p, self.rng = self.node.attrs.p, bound.rng
+        self.out, self.mask, self.dx = (self.buffers.get(k) for k in ("out", "mask", "dx"))
 
     def forward(self, xs: list[np.ndarray], train: bool) -> np.ndarray:
         x = xs[0]
@@ -43,12 +38,10 @@ class DropoutKernel(Kernel):
 class GaussianNoiseKernel(Kernel):
     """Input noise: out = x + std * N(0, 1); its gradient passes straight through."""
 
-    tag = "gaussian_noise"
-
-    def __init__(self, step: Step, ctx: Context):
-        super().__init__(step, ctx)
-        self.std, self.rng = self.node.attrs.std, ctx.rng
-        self.out = ctx.alloc(self.width) if ctx.training else None
+    def __init__(self, step: Step, bound: KernelBinding):
+        super().__init__(step, bound)
+        self.std, self.rng = self.node.attrs.std, bound.rng
+        self.out = self.buffers.get("out")
 
     def forward(self, xs: list[np.ndarray], train: bool) -> np.ndarray:
         x = xs[0]

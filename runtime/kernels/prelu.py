@@ -5,21 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 from nnc.compiler.plan import Step
-from nnc.runtime.kernels.base import Context, Kernel
+from nnc.runtime.kernels.base import Kernel, KernelBinding
 
 
 class PreluKernel(Kernel):
     """Inputs: x [n, units]. Output: [n, units]. Params: slope [units] or [1]."""
 
-    tag = "prelu"
-
-    def __init__(self, step: Step, ctx: Context):
-        super().__init__(step, ctx)
-        self.slope, self.dslope = self.param(ctx, "slope")
+    def __init__(self, step: Step, bound: KernelBinding):
+        super().__init__(step, bound)
+        self.slope, self.dslope = self.param(bound, "slope")
         self.shared = self.node.attrs.shared
-        self.negative = ctx.alloc(self.width, np.bool_)
-        self.out = ctx.alloc(self.width)
-        self.dx = ctx.alloc(self.width) if ctx.training else None  # also scratch for dslope
+        # dx is also the scratch of the slope's gradient
+        self.negative, self.out, self.dx = (self.buffers.get(k) for k in ("negative", "out", "dx"))
         self.x: np.ndarray | None = None
 
     def forward(self, xs: list[np.ndarray], train: bool) -> np.ndarray:

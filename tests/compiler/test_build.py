@@ -9,8 +9,7 @@ import pytest
 
 from nnc.compiler import Graph, compile_spec
 from nnc.base.errors import CompileError, NncError
-from nnc.spec import OP_SPECS, load_spec_text
-from nnc.compiler.ops import OP_RULES
+from nnc.spec import load_spec_text
 
 
 def build(text: str, fmt: str = "yaml") -> Graph:
@@ -48,11 +47,6 @@ GRAPH = """
         - {name: dense_2, op: dense, units: 2, input: relu_1}
       output: dense_2
     """
-
-
-def test_op_tables_agree() -> None:
-    assert set(OP_RULES) == set(OP_SPECS)
-    assert all(rule.spec is OP_SPECS[tag] for tag, rule in OP_RULES.items())
 
 
 def test_both_forms_compile_to_the_same_graph() -> None:
@@ -315,3 +309,20 @@ def test_graph_consumers_and_needs_grad() -> None:
 
 def test_compile_errors_are_nnc_errors() -> None:
     assert issubclass(CompileError, NncError)
+
+
+@pytest.mark.parametrize("loss, units", [("binary_cross_entropy", 2), ("softmax_cross_entropy", 1),
+                                         ("multiclass_hinge", 1)])
+def test_a_loss_that_does_not_fit_the_output_units_is_refused_at_its_line(loss, units) -> None:
+    text = f"name: t\ninput: [3]\nlayers:\n  - {{op: dense, units: {units}}}\nloss: {loss}\n"
+    with pytest.raises(CompileError) as caught:
+        compile_spec(load_spec_text(text))
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.path) == (5, "loss") and loss in problem.message
+
+
+@pytest.mark.parametrize("loss, units", [("binary_cross_entropy", 1), ("softmax_cross_entropy", 2),
+                                         ("mse", 1), ("mse", 3)])
+def test_a_loss_that_fits_compiles(loss, units) -> None:
+    text = f"name: t\ninput: [3]\nlayers:\n  - {{op: dense, units: {units}}}\nloss: {loss}\n"
+    assert compile_spec(load_spec_text(text)).output_shape == (units,)

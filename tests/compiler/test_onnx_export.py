@@ -11,7 +11,7 @@ import pytest
 from helpers import MODELS, op_spec, plan_of, random_params
 from nnc import pipeline
 from nnc.compiler.onnx_export import export_onnx
-from nnc.base.errors import ExportError
+from nnc.base.errors import ExportError, SpecError
 from nnc.runtime import onnx_run
 from nnc.runtime.executor import Executor
 from nnc.runtime.params import ParamStore
@@ -51,7 +51,7 @@ def test_every_op(op: str) -> None:
                                    "{op: maxout, units: 7, pieces: 2, bias: false}",
                                    "{op: maxout, units: 3, pieces: 5}"])
 def test_prelu_and_maxout_variants(layer: str) -> None:
-    plan = plan_of(op_spec("relu").replace("- relu", f"- {layer}"))
+    plan = plan_of(op_spec("relu").replace("- {op: relu}", f"- {layer}"))
     assert_parity(plan, random_params(plan, np.float32))
 
 
@@ -95,9 +95,10 @@ def test_probabilities_output(loss: str, op: str) -> None:
 
 @pytest.mark.parametrize("loss", ["multiclass_hinge", "mse"])
 def test_probabilities_refused_for_other_losses(loss: str) -> None:
-    plan = plan_of(op_spec("relu", 3, f"loss: {loss}\n"))
-    with pytest.raises(ExportError, match="probabilities"):
-        export_onnx(plan.graph, random_params(plan, np.float32).state_dict(), probabilities=True)
+    """The spec refuses them, with the place of the option (checked once, not again here)."""
+    text = op_spec("relu", 3, f"loss: {loss}\nexport: {{onnx: {{probabilities: true}}}}\n")
+    with pytest.raises(SpecError, match="probabilities needs a loss that gives probabilities"):
+        load_spec_text(text)
 
 
 def test_names_follow_the_spec_and_training_only_ops_vanish() -> None:

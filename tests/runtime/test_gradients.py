@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 
 from helpers import op_spec, plan_of, random_labels, random_params
+from nnc.base.losses import LOSSES
 from nnc.runtime.executor import Executor
-from nnc.runtime.losses import LOSSES
-from nnc.runtime.optim import SGD
+from nnc.runtime.losses import BoundLoss
+from nnc.runtime.optim import make_optimizer
 from nnc.spec import OP_SPECS
+from nnc.spec.sections import TrainSpec
 
 H = 1e-6
 LOSS_NAMES = sorted(LOSSES)
@@ -27,11 +29,11 @@ def gradient_check(text: str, loss_name: str, l2: float, fuse: bool = True, n: i
     params = random_params(plan)
     outputs = plan.graph.output_shape[0]
     executor = Executor(plan, params, n)
-    loss = LOSSES[loss_name](executor.arena, n, outputs)
+    loss = BoundLoss(loss_name, executor.arena, outputs)
     rng = np.random.default_rng(2)
     x = rng.standard_normal((n, plan.graph.input_shape[0]))
     y = random_labels(loss_name, n, outputs, rng)
-    sgd = SGD(params.data, executor.grad, plan.n_weights, momentum=0.0, nesterov=False, l2=l2)
+    sgd = make_optimizer(TrainSpec(l2=l2), params.data, executor.grad, plan.n_weights)
 
     def objective() -> float:
         executor.set_rng(np.random.default_rng(5))  # the same dropout masks and noise each time
@@ -73,7 +75,7 @@ def test_fused_and_separate_activations_agree(op: str) -> None:
 
 
 def test_shared_prelu_and_biasless_layers() -> None:
-    text = op_spec("relu").replace("- relu", "- {op: prelu, shared: true}") \
+    text = op_spec("relu").replace("- {op: relu}", "- {op: prelu, shared: true}") \
         .replace("units: 5}", "units: 5, bias: false}")
     assert gradient_check(text, "softmax_cross_entropy", 0.05) < 1e-6
 

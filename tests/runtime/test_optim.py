@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from nnc.runtime.optim import SGD, axpy, lr_at
-from nnc.spec.sections import LrSchedule
+from nnc.runtime.optim import axpy, lr_at, make_optimizer
+from nnc.spec.sections import LrSchedule, TrainSpec
 
 
 def schedule(**kind) -> LrSchedule:
@@ -45,7 +45,7 @@ def test_clipping_scales_the_loss_gradient_before_weight_decay(norm: float, clip
     grad = rng.standard_normal(50)
     grad *= norm / np.linalg.norm(grad)
     g = grad.copy()
-    sgd = SGD(params, g, n_weights=30, momentum=0.0, nesterov=False, l2=0.1, clip_grad_norm=clip)
+    sgd = make_optimizer(TrainSpec(l2=0.1, clip_grad_norm=clip), params, g, n_weights=30)
     sgd.regularize()
     scale = clip / (norm + 1e-6) if norm > clip else 1.0
     expected = grad * scale

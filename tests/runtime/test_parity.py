@@ -3,12 +3,14 @@ node where onnxruntime and the NumPy runtime disagree."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from helpers import MODELS, op_spec, plan_of, random_params
 from nnc.compiler.onnx_export import export_onnx
-from nnc.compiler.ops import OP_RULES
+from nnc.base.activations import ACTIVATIONS, onnx_op
 from nnc.base.errors import ParityError
 from nnc.runtime.parity import check_parity
 
@@ -16,11 +18,12 @@ from nnc.runtime.parity import check_parity
 @pytest.fixture
 def broken_relu(monkeypatch):
     """A lowering bug: relu exported as a sigmoid."""
-    monkeypatch.setattr(OP_RULES["relu"], "onnx_op", "Sigmoid")
+    wrong = dataclasses.replace(ACTIVATIONS["relu"], onnx=onnx_op("Sigmoid"))
+    monkeypatch.setitem(ACTIVATIONS, "relu", wrong)
 
 
 def test_a_disagreement_names_its_first_node(broken_relu) -> None:
-    plan = plan_of(op_spec("relu").replace("- relu", "- {op: relu, name: hidden}"))
+    plan = plan_of(op_spec("relu").replace("- {op: relu}", "- {op: relu, name: hidden}"))
     params = random_params(plan, np.float32)
     model = export_onnx(plan.graph, params.state_dict())
     x = np.random.default_rng(0).standard_normal((20, 4)).astype(np.float32)

@@ -15,7 +15,7 @@ from nnc.compiler.sizing import training_memory
 from nnc.runtime.data import Dataset
 from nnc.runtime.params import ParamStore
 from nnc.runtime.trainer import Trainer
-from nnc.spec import load_spec_text
+from nnc.spec import OP_SPECS, load_spec_text
 
 TWO_LAYER = """
 name: two-layer
@@ -135,8 +135,7 @@ def test_epochs_zero_keeps_the_initial_weights() -> None:
     assert five.params.data.tobytes() != zero.params.data.tobytes()
 
 
-SPECS = [op_spec(op) for op in ("dense", "relu", "leaky_relu", "prelu", "maxout", "dropout",
-                                "gaussian_noise", "add", "concat")]
+SPECS = [op_spec(op) for op in OP_SPECS]
 
 
 @pytest.mark.parametrize("text", SPECS)
@@ -153,10 +152,10 @@ def test_memory_estimate_is_what_the_runtime_allocates(text: str, train: str) ->
     data = Dataset(x, y, x[:8], y[:8], x[:8], None, None, "arrays")
     trainer = Trainer(plan, params, data, spec.train, "mse")
     estimate = training_memory(plan, spec.train.batch_size)
-    assert trainer.executor.arena.bytes == estimate.activations
+    kept = trainer.best.nbytes if trainer.best is not None else 0
+    state = sum(a.nbytes for a in trainer.optimizer.state.values())
+    assert (kept, state) == (estimate.best_params, estimate.optimizer)
+    # one arena holds the batch buffers, the optimizer's state and the kept weights
+    assert trainer.executor.arena.bytes == estimate.activations + state + kept
     assert params.data.nbytes == estimate.params
-    assert (trainer.best.nbytes if trainer.best is not None else 0) == estimate.best_params
     assert trainer.executor.grad.nbytes == estimate.gradients
-    optimizer = trainer.optimizer
-    velocity = optimizer.velocity.nbytes if optimizer.velocity is not None else 0
-    assert velocity + optimizer.scratch.nbytes == estimate.optimizer

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from nnc.base.errors import SpecError
-from nnc.spec import load_spec, load_spec_text
+from nnc.spec import OP_SPECS, load_spec, load_spec_text
 from nnc.spec.source import MAX_BYTES
 
 SPEC = "name: net\ninput: [3]\nlayers:\n  - {op: dense, units: 4}\n  - relu\n"
@@ -109,3 +109,9 @@ def test_json_syntax(text: str, message: str) -> None:
 ])
 def test_yaml_oddities(text: str, message: str) -> None:
     assert refused(text)[0].startswith(message)
+
+
+def test_an_unknown_op_far_from_any_lists_every_op_of_the_registry() -> None:
+    with pytest.raises(SpecError) as caught:
+        load_spec_text("name: t\ninput: [3]\nlayers: [{op: convolution}]\n")
+    assert caught.value.lines()[0].endswith(f"expected one of: {', '.join(sorted(OP_SPECS))}")
