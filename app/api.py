@@ -1,4 +1,5 @@
-"""The Python API: the steps of ``nnc build``, callable one by one.
+"""The Python API: the steps of ``nnc build``, callable one by one, over the same pipeline
+functions the CLI calls.
 
     import nnc
     spec = nnc.load("models/digits.yaml", overrides=["train.epochs=5"])
@@ -18,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
-from nnc.compiler import Graph, SizingReport, compile_spec, size_graph
 from nnc.base.errors import DataError, SpecError
+from nnc.compiler import Graph, SizingReport, compile_spec, size_graph
 from nnc.spec import Spec, SpecFile, load_spec
 
 if TYPE_CHECKING:
@@ -27,13 +28,15 @@ if TYPE_CHECKING:
 
     from nnc.pipeline import Trained
 
+SpecLike = SpecFile | Spec | str | os.PathLike[str]
 
-def load(path: str | os.PathLike, overrides: Iterable[str] | str = ()) -> SpecFile:
+
+def load(path: str | os.PathLike[str], overrides: Iterable[str] | str = ()) -> SpecFile:
     """Read and validate a spec file (.yaml/.yml/.json), applying ``key.path=value`` overrides."""
     return load_spec(path, [overrides] if isinstance(overrides, str) else overrides)
 
 
-def _spec_file(spec: SpecFile | Spec | str | os.PathLike) -> SpecFile:
+def _spec_file(spec: SpecLike) -> SpecFile:
     if isinstance(spec, SpecFile):
         return spec
     return SpecFile.of(spec) if isinstance(spec, Spec) else load(spec)
@@ -49,9 +52,9 @@ def summarize(graph: Graph, batch_size: int | None = None) -> SizingReport:
     return size_graph(graph, batch_size)
 
 
-def train(spec: SpecFile | Spec | str | os.PathLike, x: np.ndarray | None = None,
-          y: np.ndarray | None = None, x_val: np.ndarray | None = None,
-          y_val: np.ndarray | None = None, callback: Any = None) -> "Trained":
+def train(spec: SpecLike, x: np.ndarray | None = None, y: np.ndarray | None = None,
+          x_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
+          callback: Any = None) -> "Trained":
     """Train a spec on its own ``data`` section, or on arrays: x [N, *input] and y (class
     indices [N], or targets [N, outputs] for mse), validation from ``x_val``/``y_val`` or
     from ``data.val_split`` (0.2 without a data section).
@@ -81,27 +84,21 @@ def train(spec: SpecFile | Spec | str | os.PathLike, x: np.ndarray | None = None
     return pipeline.train(prepared, callback, dataset=dataset)
 
 
-def export(spec: SpecFile | Spec | str | os.PathLike, trained: "Trained",
-           path: str | os.PathLike | None = None) -> "onnx.ModelProto":
+def export(spec: SpecLike, trained: "Trained",
+           path: str | os.PathLike[str] | None = None) -> "onnx.ModelProto":
     """The ONNX model of ``trained``, checked by onnx.checker and against onnxruntime;
     written (atomically) to ``path`` if given."""
     from nnc import pipeline
-    from nnc.base.files import write_atomic
-    from nnc.runtime.weights import check_names_and_shapes
 
-    prepared = pipeline.prepare(_spec_file(spec), for_training=False)
-    check_names_and_shapes(trained.params.state_dict(), prepared.plan, "<trained weights>")
-    preprocess = trained.dataset.preprocess if trained.dataset is not None else None
-    model = pipeline.export_model(prepared, trained.params, preprocess)
-    pipeline.verify_model(prepared, trained, model, preprocess)
-    if path is not None:
-        write_atomic(Path(path), model.SerializeToString())
+    prepared = pipeline.prepare(_spec_file(spec), memory="none")
+    model, _ = pipeline.export(prepared, trained, Path(path) if path is not None else None)
     return model
 
 
-def predict(model: str | os.PathLike | "onnx.ModelProto", x: np.ndarray,
+def predict(model: "str | os.PathLike[str] | onnx.ModelProto", x: np.ndarray,
             output: str = "scores") -> np.ndarray:
     """onnxruntime's ``output`` ("scores" or "probabilities") for raw features x [N, ...]."""
+    from nnc.base.inputs import Origin, as_rows, check_finite
     from nnc.runtime import onnx_run
     from nnc.runtime.predict import Inputs, check_shape
 
@@ -109,6 +106,11 @@ def predict(model: str | os.PathLike | "onnx.ModelProto", x: np.ndarray,
     sess = onnx_run.session(proto)
     if output not in [o.name for o in sess.get_outputs()]:
         raise DataError(f"the model has no output {output!r}", file=str(model)[:80])
-    x = np.asarray(x, dtype=np.float32)
-    check_shape(sess, Inputs(x, None, "<x>"), "the model")
+    x = np.asarray(x)
+    if x.dtype.kind not in "fiub" or x.ndim == 0:
+        raise DataError(f"x must be an array of numbers with one row per sample (got "
+                        f"{x.dtype}, shape {list(x.shape)})", file="<x>")
+    inputs = Inputs(x, None, Origin("<x>"))
+    check_finite(as_rows(x), inputs.origin, "x", "feature")
+    check_shape(sess, inputs, "the model")
     return onnx_run.run(sess, x, [output])[0]

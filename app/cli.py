@@ -1,30 +1,68 @@
-"""The ``nnc`` command: thin click commands over the library.
+"""The ``nnc`` command: thin click commands over the pipeline (``nnc.pipeline``).
 
+Each command parses its options, calls one pipeline function and prints. Errors are
+handled in one place, by the group's command class: nnc's own errors are one line each
+and their exit code; anything else is a bug that keeps its traceback under ``--debug``.
 Heavy modules (pydantic models, NumPy, onnx, onnxruntime, scikit-learn) are imported
 inside the commands that need them, so ``nnc --help`` starts fast.
 """
 
 from __future__ import annotations
 
-import functools
-import json
-import os
 import re
 import shlex
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import click
 
+from nnc.base.errors import NncError, printable
 from nnc.base.version import __version__
-from nnc.base.errors import NncError
-from nnc.base.machine import total_memory
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_CODES = """\b
 Exit codes: 0 ok; 1 a failed run (divergence, ONNX parity); 2 invalid input
 (spec, data, files, arguments); 130/143 interrupted."""
+
+
+# ------------------------------------------------------------------ error handling
+
+class NncCommand(click.Command):
+    """A command with ``--debug`` whose errors are reported the one way nnc reports them."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.params.append(click.Option(["--debug"], is_flag=True,
+                                        help="Show tracebacks (for reporting bugs)."))
+
+    def invoke(self, ctx: click.Context) -> Any:
+        debug = ctx.params.pop("debug", False)
+        try:
+            return super().invoke(ctx)
+        except NncError as e:
+            if debug:
+                traceback.print_exc()
+            for line in e.lines():
+                click.echo(line, err=True)
+            sys.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise  # click's own: usage errors print themselves (exit 2)
+        except Exception as e:  # a bug: say so, keep the traceback for --debug
+            if debug:
+                raise
+            click.echo(printable(f"nnc: internal error: {type(e).__name__}: {e} (this is a "
+                                 "bug; rerun with --debug for the traceback)"), err=True)
+            sys.exit(1)
+
+
+class NncGroup(click.Group):
+    command_class = NncCommand
 
 
 # ------------------------------------------------------------------ shared options
@@ -49,6 +87,15 @@ class ByteSize(click.ParamType):
         return size
 
 
+def options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    """Several click decorators as one, applied in the order written."""
+    def apply(command: F) -> F:
+        for decorator in reversed(decorators):
+            command = decorator(command)
+        return command
+    return apply
+
+
 # readable=False on files nnc reads: its readers say "FILE: permission denied" in one line
 spec_argument = click.argument("spec", type=click.Path(path_type=Path, readable=False))
 set_option = click.option(
@@ -60,67 +107,29 @@ max_memory_option = click.option(
     help="Refuse specs whose training memory estimate exceeds SIZE (e.g. 4GiB). "
          "Default: the machine's memory (check, summary), the memory available now (train, "
          "build).")
-
-
-def reports_errors(command: Callable) -> Callable:
-    """Add --debug; print nnc's own errors as one line each and exit with their code."""
-
-    @click.option("--debug", is_flag=True, help="Show tracebacks (for reporting bugs).")
-    @functools.wraps(command)
-    def wrapper(*args: Any, debug: bool = False, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except NncError as e:
-            if debug:
-                traceback.print_exc()
-            for line in e.lines():
-                click.echo(line, err=True)
-            sys.exit(e.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
-        except click.ClickException as e:  # a bad argument the command itself found
-            click.echo(f"Error: {e.format_message()}", err=True)
-            sys.exit(e.exit_code)
-        except Exception as e:  # a bug: say so, keep the traceback for --debug
-            if debug:
-                raise
-            click.echo(f"nnc: internal error: {type(e).__name__}: {e} (this is a bug; rerun "
-                       "with --debug for the traceback)", err=True)
-            sys.exit(1)
-
-    return wrapper
-
-
-threads_option = click.option(
-    "--threads", type=click.IntRange(min=1, max=1024), default=None,
-    help="BLAS and onnxruntime threads (default: train.threads, else chosen by the size of "
-         "a training step).")
+spec_options = options(spec_argument, set_option, max_memory_option)
 ort_threads_option = click.option(
     "--threads", type=click.IntRange(min=1, max=1024), default=None,
     help="onnxruntime and NumPy threads (default: onnxruntime's choice).")
-quiet_option = click.option("-q", "--quiet", is_flag=True,
-                            help="No progress bar (it is only drawn on a terminal anyway).")
-resume_option = click.option(
-    "--resume", is_flag=True,
-    help="Continue from the newest valid checkpoint in OUT/checkpoints (the result is "
-         "bit-identical to an uninterrupted run).")
-force_option = click.option(
-    "--force", is_flag=True,
-    help="With --resume: resume even if training-relevant spec fields or the data changed.")
+training_options = options(
+    spec_options,
+    click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+                 default=None, help="Output folder (default: build/NAME/)."),
+    click.option("--threads", type=click.IntRange(min=1, max=1024), default=None,
+                 help="BLAS and onnxruntime threads (default: train.threads, else chosen by "
+                      "the size of a training step)."),
+    click.option("-q", "--quiet", is_flag=True,
+                 help="No progress bar (it is only drawn on a terminal anyway)."),
+    click.option("--resume", is_flag=True,
+                 help="Continue from the newest valid checkpoint in OUT/checkpoints (the "
+                      "result is bit-identical to an uninterrupted run)."),
+    click.option("--force", is_flag=True,
+                 help="With --resume: resume even if training-relevant spec fields or the "
+                      "data changed."))
 
 
-def training_options(command: Callable) -> Callable:
-    """The arguments and options `nnc train` and `nnc build` share."""
-    for option in reversed((spec_argument, set_option, max_memory_option,
-                            output_option("Output folder (default: build/NAME/)."),
-                            threads_option, quiet_option, resume_option, force_option)):
-        command = option(command)
-    return command
-
-
-def _run_training(command: str, spec: Path, overrides: tuple[str, ...], out: Path, run,
-                  threads: int | None = None):
+def _run_training(command: str, spec: Path, overrides: tuple[str, ...], out: Path,
+                  threads: int | None, run: Callable[[Callable[[], int | None]], Any]) -> Any:
     """Run ``run(should_stop)`` with SIGINT/SIGTERM turned into a checkpoint and a clean
     stop; the error then says how to resume."""
     from nnc.base.errors import Interrupted, Problem
@@ -138,31 +147,7 @@ def _run_training(command: str, spec: Path, overrides: tuple[str, ...], out: Pat
         raise
 
 
-def output_option(help_text: str):
-    return click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path,
-                        file_okay=False), default=None, help=help_text)
-
-
-def _load_graph(spec: Path, overrides: tuple[str, ...], max_memory: int | None = None):
-    """Load, validate and compile a spec; refuse it if training would not fit in memory."""
-    from nnc import api
-    from nnc.compiler.sizing import check_memory
-
-    spec_file = api.load(spec, overrides)
-    graph = api.compile(spec_file)
-    report = api.summarize(graph)
-    check_memory(report.memory, total_memory() if max_memory is None else max_memory, str(spec))
-    return spec_file, graph, report
-
-
-def _out_dir(out_dir: Path | None, name: str) -> Path:
-    """The output folder, created now: an impossible one fails before any training."""
-    from nnc.base.files import make_dir
-
-    return make_dir(out_dir if out_dir is not None else Path("build") / name)
-
-
-def _train_summary(report: dict) -> list[str]:
+def _train_summary(report: dict[str, Any]) -> list[str]:
     train, lines = report.get("train"), []
     if train:
         acc = (f"; val accuracy {train['val_accuracy']:.4f}" if train["val_accuracy"] is not None
@@ -180,7 +165,8 @@ def _train_summary(report: dict) -> list[str]:
 
 # ------------------------------------------------------------------------- commands
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
+@click.group(cls=NncGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=EXIT_CODES)
 @click.version_option(__version__, prog_name="nnc")
 def main() -> None:
     """nnc: write a neural network once, as a YAML or JSON spec; size it, train it with
@@ -192,45 +178,39 @@ def main() -> None:
 
 
 @main.command()
-@spec_argument
-@set_option
-@max_memory_option
-@reports_errors
+@spec_options
 def check(spec: Path, overrides: tuple[str, ...], max_memory: int | None) -> None:
     """Validate and compile SPEC; print `ok: NAME (N params)`.
 
     Every problem is printed as FILE:LINE:COL: field.path: message (exit code 2)."""
-    _, graph, report = _load_graph(spec, overrides, max_memory)
-    click.echo(f"ok: {graph.name} ({report.totals.params:,} params)")
+    from nnc import pipeline
+
+    prepared = pipeline.check(spec, overrides, max_memory)
+    click.echo(f"ok: {prepared.name} ({prepared.sizing.totals.params:,} params)")
 
 
 @main.command()
-@spec_argument
-@set_option
-@max_memory_option
+@spec_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Batch size of the memory estimate (default: train.batch_size).")
-@reports_errors
 def summary(spec: Path, overrides: tuple[str, ...], max_memory: int | None, as_json: bool,
             batch_size: int | None) -> None:
     """Print the sizing report of SPEC: per layer and in total, neurons, weights, biases,
     other parameters, MACs and FLOPs per sample, and the memory to train it.
 
     Computed from shapes alone: nothing is allocated, whatever the size."""
-    from nnc import api
-    from nnc.compiler.sizing import check_memory
+    import json
+
+    from nnc import pipeline
     from nnc.report import sizing_table
 
-    spec_file = api.load(spec, overrides)
-    report = api.summarize(api.compile(spec_file), batch_size)
-    check_memory(report.memory, total_memory() if max_memory is None else max_memory, str(spec))
+    report = pipeline.summary(spec, overrides, max_memory, batch_size)
     click.echo(json.dumps(report.to_dict(), indent=2) if as_json else sizing_table(report))
 
 
 @main.command()
 @training_options
-@reports_errors
 def train(spec: Path, overrides: tuple[str, ...], max_memory: int | None, out_dir: Path | None,
           threads: int | None, quiet: bool, resume: bool, force: bool) -> None:
     """Train SPEC with the NumPy runtime; write weights.npz, history.csv and report.json.
@@ -240,21 +220,18 @@ def train(spec: Path, overrides: tuple[str, ...], max_memory: int | None, out_di
     from nnc import pipeline
     from nnc.progress import TerminalProgress
 
-    prepared = pipeline.prepare(spec, overrides, max_memory)
-    out = _out_dir(out_dir, prepared.name)
+    prepared = pipeline.prepare(spec, overrides, max_memory=max_memory)
+    out = pipeline.output_folder(out_dir, prepared)
     progress = TerminalProgress(prepared.spec_file.spec.train.epochs, enabled=False if quiet else None)
-    trained = _run_training("train", spec, overrides, out, lambda stop: pipeline.train(
-        prepared, progress, threads, out_dir=out, resume=resume, force=force, should_stop=stop),
-        threads)
-    pipeline.write_training_outputs(out, prepared, trained)
-    for line in _train_summary(pipeline.report_dict(prepared, trained)):
+    report = _run_training("train", spec, overrides, out, threads, lambda stop: pipeline.train_to(
+        prepared, out, progress, threads, resume=resume, force=force, should_stop=stop))
+    for line in _train_summary(report):
         click.echo(line)
     click.echo(f"wrote: {out}/weights.npz, history.csv, report.json")
 
 
 @main.command()
 @training_options
-@reports_errors
 def build(spec: Path, overrides: tuple[str, ...], max_memory: int | None, out_dir: Path | None,
           threads: int | None, quiet: bool, resume: bool, force: bool) -> None:
     """The main job: validate SPEC, print its sizing table, train it (when it has data),
@@ -265,12 +242,12 @@ def build(spec: Path, overrides: tuple[str, ...], max_memory: int | None, out_di
     from nnc.progress import TerminalProgress
     from nnc.report import sizing_table
 
-    prepared = pipeline.prepare(spec, overrides, max_memory)
-    out = _out_dir(out_dir, prepared.name)
+    prepared = pipeline.prepare(spec, overrides, max_memory=max_memory)
+    out = pipeline.output_folder(out_dir, prepared)
     click.echo(sizing_table(prepared.sizing))
     progress = TerminalProgress(prepared.spec_file.spec.train.epochs, enabled=False if quiet else None)
-    report = _run_training("build", spec, overrides, out, lambda stop: pipeline.build(
-        prepared, out, progress, threads, resume=resume, force=force, should_stop=stop), threads)
+    report = _run_training("build", spec, overrides, out, threads, lambda stop: pipeline.build(
+        prepared, out, progress, threads, resume=resume, force=force, should_stop=stop))
     for line in _train_summary(report):
         click.echo(line)
     o = report["onnx"]
@@ -289,22 +266,14 @@ def build(spec: Path, overrides: tuple[str, ...], max_memory: int | None, out_di
 @click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path,
               dir_okay=False), help="The .onnx file to write.")
 @ort_threads_option
-@reports_errors
 def export(spec: Path, overrides: tuple[str, ...], weights_path: Path, output: Path,
            threads: int | None) -> None:
     """Export SPEC with trained weights to ONNX, and check it against the NumPy runtime."""
     from nnc import pipeline
-    from nnc.base.files import write_atomic
-    from nnc.runtime.params import ParamStore
-    from nnc.runtime.weights import load_weights
 
-    prepared = pipeline.prepare(spec, overrides, for_training=False)
-    arrays, preprocess = load_weights(weights_path, prepared.plan)
-    params = ParamStore(prepared.plan)
-    params.load_state_dict(arrays)
-    model = pipeline.export_model(prepared, params, preprocess)
-    parity = pipeline.verify_model(prepared, pipeline.Trained(params), model, preprocess, threads)
-    write_atomic(output, model.SerializeToString())
+    prepared = pipeline.prepare(spec, overrides, memory="none")
+    model, parity = pipeline.export(prepared, pipeline.load_trained(prepared, weights_path),
+                                    output, threads)
     click.echo(f"wrote {output} (opset {model.opset_import[0].version}); onnxruntime parity ok: "
                f"max abs diff {parity.max_abs_diff:.2g} on {parity.samples} samples")
 
@@ -320,55 +289,32 @@ def export(spec: Path, overrides: tuple[str, ...], weights_path: Path, output: P
 @click.option("--label", default=None, metavar="COLUMN",
               help="CSV input: the column holding labels (reported as accuracy, not used).")
 @ort_threads_option
-@reports_errors
 def predict(model: Path, inputs: Path, output: Path | None, what: str | None,
             label: str | None, threads: int | None) -> None:
     """Run MODEL (.onnx) in onnxruntime on INPUT (.npy, .npz with `x`, or .csv) of raw
     features. Inputs with labels (`y` in an .npz, --label for a .csv) also print accuracy."""
-    from nnc.runtime import predict as run
+    from nnc import pipeline
 
-    sess = run.session_for(model, threads)
-    data = run.read_inputs(inputs, label)
-    run.check_shape(sess, data, str(model))
-    outputs = [o.name for o in sess.get_outputs()]
-    name = "probabilities" if what == "probabilities" else "scores"
-    if name not in outputs:
-        raise click.BadParameter(f"{model} has no `probabilities` output (export it with "
-                                 "export.onnx.probabilities: true)", param_hint="--probabilities")
-    binary = sess.get_outputs()[0].shape[1] == 1
-    classes = what == "classes"
+    done = pipeline.predict(model, inputs, output, what or "scores", label, threads,
+                            echo=click.echo)
     if output is not None:
-        rows = run.predict_to_file(sess, data.x, name, classes, output, binary)
-        click.echo(f"wrote {output} ({rows} rows)")
-    else:
-        for scores in run.batches(sess, data.x, name):
-            rows = run.to_classes(scores, binary) if classes else scores
-            click.echo("\n".join(str(r) if classes else ",".join(f"{v:.7g}" for v in r)
-                                  for r in rows))
-    if data.y is not None:
-        accuracy = run.accuracy(sess, data.x, data.y, binary)
-        click.echo(f"accuracy: {accuracy:.4f} ({len(data.y)} samples)", err=output is None)
+        click.echo(f"wrote {output} ({done.rows} rows)")
+    if done.accuracy is not None:
+        click.echo(f"accuracy: {done.accuracy:.4f} ({done.samples} samples)", err=output is None)
 
 
 @main.command()
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Write the schema to a file instead of standard output.")
-@reports_errors
 def schema(output: Path | None) -> None:
     """Print the JSON Schema of the spec format (for editors' YAML/JSON language servers).
 
     \b
     In a YAML spec:  # yaml-language-server: $schema=nnc-spec.schema.json"""
-    from nnc.spec.schema import spec_json_schema
+    from nnc import pipeline
 
-    text = json.dumps(spec_json_schema(), indent=2) + "\n"
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        from nnc.base.files import write_atomic
-
-        write_atomic(output, text.encode())
-        click.echo(f"wrote {output}")
+    text = pipeline.schema(output)
+    click.echo(text, nl=False) if output is None else click.echo(f"wrote {output}")
 
 
 if __name__ == "__main__":  # pragma: no cover

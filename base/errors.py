@@ -42,8 +42,9 @@ class NncError(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
     def lines(self) -> list[str]:
-        """One line per problem, as printed by the CLI."""
-        return [str(p).replace("\n", " ") for p in self.problems]
+        """One line per problem, as printed by the CLI: no line breaks, and no control
+        character (a hostile file's escape sequences never reach the terminal)."""
+        return [printable(str(p).replace("\n", " ")) for p in self.problems]
 
 
 class SpecError(NncError):
@@ -87,3 +88,23 @@ class Interrupted(NncError):
         self.exit_code = 128 + signal
         name = signals.Signals(signal).name if signal in iter(signals.Signals) else str(signal)
         super().__init__(f"interrupted by {name} {where}")
+
+
+def printable(text: str) -> str:
+    """``text`` with every non-printable character escaped (``\\x1b``, ``\\u200b``)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else
+                   (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+                   for c in text)
+
+
+def brief(error: BaseException | str, limit: int = 160) -> str:
+    """The first line of an error's message, spaces folded, at most about ``limit``
+    characters (the name of the exception's type if it has no message)."""
+    text = str(error).strip()
+    first = " ".join(text.splitlines()[0].split()) if text else ""
+    if not first:
+        first = type(error).__name__ if isinstance(error, BaseException) else "?"
+    first = printable(first)
+    return first if len(first) <= limit else first[:limit - 3] + "..."

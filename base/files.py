@@ -6,7 +6,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import IO, BinaryIO, Callable
 
 from nnc.base.errors import DataError, NncError
 
@@ -27,6 +27,42 @@ def require_file(path: str | os.PathLike, kind: str, error: type[NncError] = Dat
         raise error(f"is a directory, not {kind}", file=str(path))
     if not stat.S_ISREG(mode):
         raise error(f"is not a regular file (a device or a pipe?), not {kind}", file=str(path))
+
+
+MISSING = "no such file (relative paths are relative to the spec's folder)"
+
+
+def os_error(path: str | os.PathLike, error: OSError,
+             error_type: type[NncError] = DataError) -> NncError:
+    """The one-line error for an OSError met while reading ``path``."""
+    if isinstance(error, PermissionError):
+        return error_type("permission denied", file=str(path))
+    if isinstance(error, IsADirectoryError):
+        return error_type("is a directory, expected a file", file=str(path))
+    if isinstance(error, FileNotFoundError):
+        return error_type("no such file", file=str(path))
+    return error_type(f"cannot read: {error.strerror or error}", file=str(path))
+
+
+def kind_of(path: str | os.PathLike) -> str | None:
+    """"dir", "file" (anything else that exists) or None (missing); other OSErrors, like a
+    folder on the way that may not be searched, are DataErrors."""
+    try:
+        return "dir" if stat.S_ISDIR(os.stat(path).st_mode) else "file"
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as e:
+        raise os_error(path, e) from None
+
+
+def open_for_reading(path: str | os.PathLike, kind: str, missing: str = MISSING) -> IO[bytes]:
+    """A user's file opened for reading (binary), after the checks of ``require_file``;
+    every failure a DataError naming it."""
+    require_file(path, kind, missing=missing)
+    try:
+        return open(path, "rb")
+    except OSError as e:
+        raise os_error(path, e) from None
 
 
 def read_bytes(path: str | os.PathLike, max_bytes: int, kind: str,

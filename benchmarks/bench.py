@@ -80,7 +80,7 @@ def run_nnc(sizes, batch, x, y, threads, shuffle=False):
     dataset = Dataset(x, y, empty, y[:0], empty, None, sizes[-1], "bench")
     trainer = Trainer(prepared.plan, params, dataset, prepared.spec_file.spec.train,
                       "softmax_cross_entropy")
-    with pipeline.blas_threads(pipeline.choose_threads(prepared.plan, batch, threads)):
+    with blas_threads(choose_threads(prepared.plan, batch, threads)):
         start = time.perf_counter()
         trainer.run_epoch()
         return len(x) / (time.perf_counter() - start)

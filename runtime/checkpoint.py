@@ -1,43 +1,81 @@
-"""Checkpoints: everything a run needs to continue exactly where it stopped.
+"""Checkpoints: the trainer's state, stored so that a run continues exactly where it stopped.
 
-A checkpoint is one .npz file in OUT/checkpoints/: the flat parameters, the momentum,
-the best weights kept for early stopping, the current epoch's sample order, and a
-JSON member with the trainer's state, both random generators' states and a
-fingerprint of what was trained (the training-relevant spec fields and the data).
-It is written atomically (temporary file, fsync, rename) and carries a SHA-256 of its
-contents, checked on read; the newest valid one is resumed.
+A checkpoint is one .npz file in OUT/checkpoints/ holding what ``Trainer.state_dict()``
+gives: its arrays (the flat parameters, the optimizer's state, the best weights kept for
+early stopping, the current epoch's sample order) and a JSON member, ``meta``
+(:class:`CheckpointMeta`): the counters, both random generators' states, a fingerprint
+of what was trained, and where the history is. The history is not in the checkpoint: it
+grows with the run, and a checkpoint costs O(parameters). It is appended, as epochs
+end, to a journal of the run (``history-<series>.jsonl``), and the checkpoint records
+how many of its records it covers and their SHA-256.
 
-A checkpoint that does not read back (truncated, bit-flipped, not an .npz, a checksum
-that does not match) is damaged: it is skipped, with a note, for an older one (or a new
-start: training is deterministic, so that gives the same result). One whose checksum
-holds but whose contents do not make a training state of this run (a negative epoch, a
-sample order of the wrong length, a random generator state of the wrong form) was
-written wrong, or on purpose: it is refused (:class:`InvalidCheckpoint`), never resumed.
+A checkpoint is written atomically (temporary file, fsync, rename) after the journal has
+been fsynced, and carries a SHA-256 of its contents, checked on read; the newest valid
+one is resumed. One that does not read back (truncated, bit-flipped, not an .npz, a
+checksum or a journal that does not match) is damaged: it is skipped, with a note, for
+an older one (or a new start: training is deterministic, so that gives the same
+result). One whose checksums hold but whose contents do not make a training state of
+this run was written wrong, or on purpose: it is refused (:class:`InvalidCheckpoint`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
+import os
 import re
-from dataclasses import dataclass
+import secrets
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from nnc.base.errors import DataError
+from nnc.base.errors import DataError, brief
 from nnc.base.files import write_atomic
-from nnc.runtime.data import Dataset
-from nnc.runtime.trainer import Trainer, TrainState
 from nnc.base.npz import load_npz, write_npz
+from nnc.runtime.data import Dataset
+from nnc.runtime.trainer import (EpochRecord, StateMismatch, Trainer, TrainerState,
+                                 TrainState)
 from nnc.spec import Spec
 
-FORMAT = 1
+FORMAT = 2
 NAME = re.compile(r"^ckpt-e(\d{6})-b(\d{6})\.npz$")
+JOURNAL = r"^history-[0-9a-f]{16}\.jsonl$"
 NOT_RELEVANT = {("name",), ("description",), ("export",), ("train", "checkpoint_every"),
-                ("train", "keep_checkpoints"), ("train", "threads")}
+                ("train", "checkpoint_seconds"), ("train", "keep_checkpoints"),
+                ("train", "threads")}
+RECORD = TypeAdapter(EpochRecord)
+
+
+class Fingerprint(BaseModel):
+    """What a checkpoint was trained on (see :func:`fingerprint`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    spec: dict[str, Any]
+    data: str
+    threads: int = Field(ge=1)
+
+
+class RngStates(BaseModel):
+    """The states of the generators of the sample order and of dropout and noise."""
+
+    model_config = ConfigDict(extra="forbid")
+    shuffle: dict[str, Any]
+    noise: dict[str, Any]
+
+
+class CheckpointMeta(BaseModel):
+    """The ``meta`` member of a checkpoint."""
+
+    model_config = ConfigDict(extra="forbid")
+    format: Literal[2]
+    state: TrainState
+    rng: RngStates
+    fingerprint: Fingerprint
+    history: Annotated[str, Field(pattern=JOURNAL)]  # the journal file, beside the checkpoint
+    history_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]  # of its first records
 
 
 def fingerprint(spec: Spec, data: Dataset, threads: int) -> dict[str, Any]:
@@ -82,23 +120,36 @@ class InvalidCheckpoint(DataError):
     """A checkpoint that reads back intact but does not hold a valid training state."""
 
 
-@dataclass
 class Checkpoint:
-    path: Path
-    meta: dict[str, Any]
-    arrays: dict[str, np.ndarray]
+    """A checkpoint read back: where it is, its metadata, and the trainer state it holds."""
+
+    def __init__(self, path: Path, meta: CheckpointMeta, state: TrainerState):
+        self.path, self.meta, self.state = path, meta, state
+
+    @property
+    def epoch(self) -> int:
+        return self.meta.state.epoch
 
     @property
     def where(self) -> str:
         """Where training continues from, as the interrupt message said it stopped."""
-        state = self.meta["state"]
-        if state["batch"]:
-            return f"epoch {state['epoch'] + 1}, step {state['batch']}"
-        return f"the end of epoch {state['epoch']}"
+        state = self.meta.state
+        if state.batch:
+            return f"epoch {state.epoch + 1}, step {state.batch}"
+        return f"the end of epoch {state.epoch}"
+
+    def restore(self, trainer: Trainer) -> None:
+        """Put ``trainer`` in the state this checkpoint holds (InvalidCheckpoint if it
+        cannot be this trainer's)."""
+        try:
+            trainer.load_state_dict(self.state)
+        except StateMismatch as e:
+            raise InvalidCheckpoint(f"invalid checkpoint: {e}", file=str(self.path)) from None
 
 
 class CheckpointStore:
-    """The checkpoints of one output folder: save, keep the newest ``keep``, find, restore."""
+    """The checkpoints of one output folder: save, keep the newest ``keep``, find the newest
+    valid one, continue its series."""
 
     def __init__(self, folder: Path, keep: int, run_fingerprint: dict[str, Any],
                  new_series: bool = False):
@@ -106,6 +157,9 @@ class CheckpointStore:
         has written its first (a run that fails early leaves them as they were)."""
         self.folder, self.keep, self.run_fingerprint = Path(folder), keep, run_fingerprint
         self.new_series = new_series
+        self.journal = f"history-{secrets.token_hex(8)}.jsonl"
+        self.journaled = 0  # records in the journal
+        self.journal_hash = hashlib.sha256()
 
     def files(self) -> list[Path]:
         """Checkpoint files, oldest first."""
@@ -115,40 +169,67 @@ class CheckpointStore:
         return sorted(found, key=lambda p: tuple(map(int, NAME.match(p.name).groups())))
 
     def clear(self) -> None:
-        """Remove every checkpoint (a run that does not resume starts a new series)."""
+        """Remove every checkpoint and journal (a complete run without checkpoints)."""
         for path in self.files():
             path.unlink(missing_ok=True)
+        self._remove_journals(keep=None)
         self._remove_temporaries()
 
+    def continue_from(self, checkpoint: Checkpoint) -> None:
+        """Go on with the series of ``checkpoint``: its journal, cut to the records it covers
+        (a newer, damaged checkpoint may have journaled more)."""
+        self.journal = checkpoint.meta.history
+        lines = [_record_line(r) for r in checkpoint.state.history]
+        write_atomic(self.folder / self.journal, "".join(lines).encode())
+        self.journaled, self.journal_hash = len(lines), _hash(lines)
+
     def save(self, trainer: Trainer) -> Path:
-        state = trainer.state
-        arrays = {"params": trainer.params.data}
-        if trainer.optimizer.velocity is not None:
-            arrays["velocity"] = trainer.optimizer.velocity
-        if trainer.best is not None and state.best_epoch is not None:
-            arrays["best"] = trainer.best
-        if trainer.order is not None:
-            arrays["order"] = trainer.order
-        meta = {"format": FORMAT, "state": state.to_dict(), "fingerprint": self.run_fingerprint,
-                "rng": {"shuffle": trainer.shuffle_rng.bit_generator.state,
-                        "noise": trainer.noise_rng.bit_generator.state}}
-        arrays["meta"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8)
+        """Journal the new history records, then write the trainer's state atomically."""
+        state = trainer.state_dict()
+        self._journal(state.history)
+        meta = CheckpointMeta(format=FORMAT, state=state.counters,
+                              rng=RngStates.model_validate(state.rng),
+                              fingerprint=Fingerprint.model_validate(self.run_fingerprint),
+                              history=self.journal, history_sha256=self.journal_hash.hexdigest())
+        arrays = dict(state.arrays)
+        arrays["meta"] = np.frombuffer(meta.model_dump_json().encode(), np.uint8)
         arrays["sha256"] = np.frombuffer(digest(arrays).encode(), np.uint8)
-        path = self.folder / f"ckpt-e{state.epoch:06d}-b{state.batch:06d}.npz"
+        counters = state.counters
+        path = self.folder / f"ckpt-e{counters.epoch:06d}-b{counters.batch:06d}.npz"
         write_atomic(path, lambda f: write_npz(f, arrays))
+        self._prune(path)
+        return path
+
+    def _journal(self, history: list[EpochRecord]) -> None:
+        """Append the records the journal does not hold yet, and fsync it."""
+        lines = [_record_line(r) for r in history[self.journaled:]]
+        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(self.folder / self.journal, "a", encoding="utf-8") as f:
+                f.writelines(lines)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            raise DataError(f"cannot write: {e.strerror or e}",
+                            file=str(self.folder / self.journal)) from None
+        for line in lines:
+            self.journal_hash.update(line.encode())
+        self.journaled = len(history)
+
+    def _prune(self, path: Path) -> None:
         files = self.files()
         if self.new_series:
             self.new_series = False
             for old in files:
                 if old != path:
                     old.unlink(missing_ok=True)
-            return path
+            self._remove_journals(keep=self.journal)
+            return
         mine = files.index(path)
         # the oldest beyond `keep`, and any newer one: damaged files a resume skipped, which
         # would otherwise outlive (and, pruning by age, delete) the checkpoints of this run
         for old in files[:max(0, mine + 1 - self.keep)] + files[mine + 1:]:
             old.unlink(missing_ok=True)
-        return path
 
     def latest(self) -> tuple[Checkpoint | None, list[str]]:
         """The newest checkpoint that reads back intact, and a note per one skipped."""
@@ -163,137 +244,91 @@ class CheckpointStore:
                 skipped.append(e.lines()[0])
         return None, skipped
 
+    def _remove_journals(self, keep: str | None) -> None:
+        if self.folder.is_dir():
+            for path in self.folder.glob("history-*.jsonl"):
+                if path.name != keep:
+                    path.unlink(missing_ok=True)
+
     def _remove_temporaries(self) -> None:
         if self.folder.is_dir():
-            for path in self.folder.glob(".ckpt-*.tmp"):  # left by a write that was killed
-                path.unlink(missing_ok=True)
+            for pattern in (".ckpt-*.tmp", ".history-*.tmp"):  # left by a write that was killed
+                for path in self.folder.glob(pattern):
+                    path.unlink(missing_ok=True)
+
+
+def _record_line(record: EpochRecord) -> str:
+    return json.dumps(asdict(record), sort_keys=True) + "\n"
+
+
+def _hash(lines: list[str]) -> Any:
+    h = hashlib.sha256()
+    for line in lines:
+        h.update(line.encode())
+    return h
 
 
 def read_checkpoint(path: Path) -> Checkpoint:
     """Read and verify one checkpoint file: DataError if it is damaged, InvalidCheckpoint
-    if it is intact but its metadata do not make a training state."""
+    if it is intact but does not make a training state."""
     arrays = load_npz(path, "damaged checkpoint")
     stored = arrays.pop("sha256", None)
     if stored is None or stored.tobytes().decode("ascii", "replace") != digest(arrays):
         raise DataError("damaged checkpoint (its checksum does not match)", file=str(path))
     try:
-        meta = json.loads(arrays.pop("meta").tobytes())
+        raw = json.loads(arrays.pop("meta").tobytes())
     except (KeyError, ValueError, RecursionError) as e:
-        raise InvalidCheckpoint(f"invalid checkpoint (bad metadata: {str(e)[:100]})",
+        raise InvalidCheckpoint(f"invalid checkpoint (bad metadata: {brief(e, 100)})",
                                 file=str(path)) from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        found = meta.get("format") if isinstance(meta, dict) else None
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+        found = raw.get("format") if isinstance(raw, dict) else None
         raise InvalidCheckpoint(f"checkpoint format {found} is not {FORMAT}", file=str(path))
-    problem = _meta_problem(meta)
-    if problem:
-        raise InvalidCheckpoint(f"invalid checkpoint: {problem}", file=str(path))
-    return Checkpoint(path, meta, arrays)
+    meta = _validated(CheckpointMeta, raw, path)
+    history = _read_history(path.parent / meta.history, meta, path)
+    state = TrainerState(arrays, meta.state, meta.rng.model_dump(), history)
+    return Checkpoint(path, meta, state)
 
 
-def _meta_problem(meta: dict[str, Any]) -> str | None:
-    """What is wrong with a checkpoint's metadata, or None."""
-    fingerprint = meta.get("fingerprint")
-    if not (isinstance(fingerprint, dict) and isinstance(fingerprint.get("spec"), dict)
-            and isinstance(fingerprint.get("data"), str)):
-        return "fingerprint must be {spec: {...}, data: '...'}"
-    rng = meta.get("rng")
-    if not (isinstance(rng, dict)
-            and all(isinstance(rng.get(k), dict) for k in ("shuffle", "noise"))):
-        return "rng must hold the states of the shuffle and noise generators"
-    state = meta.get("state")
-    if not isinstance(state, dict):
-        return "state must be a mapping"
+def _validated(model: type[CheckpointMeta], raw: dict[str, Any], path: Path) -> CheckpointMeta:
     try:
-        TrainState.from_dict(state)
-    except (TypeError, ValueError) as e:
-        return f"state: {e}"
-    counts = ("epoch", "batch", "correct", "bad_epochs", "samples_seen")
-    times = ("loss_sum", "epoch_seconds", "train_seconds")
-    for key in counts:
-        if not _is_count(state.get(key)):
-            return f"state.{key} is {state.get(key)!r}, expected an integer >= 0"
-    for key in times:
-        if not _is_number(state.get(key)) or state[key] < 0:
-            return f"state.{key} is {state.get(key)!r}, expected a finite number >= 0"
-    if not isinstance(state.get("stopped_early"), bool):
-        return "state.stopped_early must be true or false"
-    if state.get("best_metric") is not None and not _is_number(state["best_metric"]):
-        return f"state.best_metric is {state['best_metric']!r}, expected a finite number"
-    best = state.get("best_epoch")
-    if best is not None and not (_is_count(best) and 1 <= best <= state["epoch"]):
-        return f"state.best_epoch is {best!r}, expected an epoch 1..{state['epoch']}"
-    history = state.get("history")
-    if not isinstance(history, list) or len(history) != state["epoch"]:
-        return (f"state.history holds {len(history) if isinstance(history, list) else 'no'} "
-                f"epochs, but state.epoch is {state['epoch']}")
-    for i, record in enumerate(history, 1):
-        numbers = [record.get(k) for k in ("lr", "train_loss", "seconds")] + \
-                  [record.get(k) for k in ("train_accuracy", "val_loss", "val_accuracy")
-                   if record.get(k) is not None]
-        if record.get("epoch") != i or not all(_is_number(v) for v in numbers):
-            return f"state.history[{i - 1}] is not the record of epoch {i}"
-    return None
+        return model.model_validate(raw)
+    except ValidationError as e:
+        raise InvalidCheckpoint(f"invalid checkpoint: {_first_error(e)}", file=str(path)) from None
 
 
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+def _first_error(error: ValidationError) -> str:
+    first = error.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"])
+    value = first.get("input")
+    got = f" (got {brief(repr(value), 60)})" if not isinstance(value, (dict, list)) else ""
+    return f"{where}: {first['msg'].replace('Input should be', 'must be')}{got}"
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def restore(trainer: Trainer, checkpoint: Checkpoint) -> None:
-    """Put the trainer back in the state the checkpoint recorded, after checking that the
-    checkpoint fits this trainer (InvalidCheckpoint otherwise)."""
-    arrays, meta, where = checkpoint.arrays, checkpoint.meta, str(checkpoint.path)
-    params = arrays.get("params")
-    if params is None or params.shape != trainer.params.data.shape:
-        raise DataError(f"holds {0 if params is None else params.size} parameters, but the "
-                        f"network has {trainer.params.data.size}", file=where)
-    problem = _fit_problem(trainer, checkpoint)
-    if problem:
-        raise InvalidCheckpoint(f"invalid checkpoint: {problem}", file=where)
-    trainer.params.data[...] = params
-    velocity = trainer.optimizer.velocity
-    if velocity is not None:
-        velocity[...] = arrays["velocity"] if "velocity" in arrays else 0
-    if trainer.best is not None and "best" in arrays:
-        trainer.best[...] = arrays["best"]
-    trainer.order = arrays.get("order")
-    trainer.state = TrainState.from_dict(meta["state"])
-    trainer.shuffle_rng.bit_generator.state = meta["rng"]["shuffle"]
-    trainer.noise_rng.bit_generator.state = meta["rng"]["noise"]
-
-
-def _fit_problem(trainer: Trainer, checkpoint: Checkpoint) -> str | None:
-    """What keeps the checkpoint's arrays and states from fitting ``trainer``, or None."""
-    arrays, state = checkpoint.arrays, checkpoint.meta["state"]
-    size = trainer.params.data.shape
-    for name in ("params", "velocity", "best"):
-        a = arrays.get(name)
-        if a is not None and (a.dtype.kind != "f" or a.shape != size or not np.isfinite(a).all()):
-            return f"{name} must be {size[0]} finite floats (found {a.dtype} {list(a.shape)})"
-    if trainer.best is not None and state["best_epoch"] is not None and "best" not in arrays:
-        return f"the best weights (of epoch {state['best_epoch']}) are missing"
-    n = len(trainer.data.x_train)
-    batches = math.ceil(n / trainer.batch)
-    if state["batch"] >= batches:
-        return f"state.batch is {state['batch']}, but an epoch has {batches} batches"
-    order = arrays.get("order")
-    if order is None and state["batch"]:
-        return f"the sample order of the interrupted epoch (at batch {state['batch']}) is missing"
-    if order is not None and not (order.dtype.kind in "iu" and order.shape == (n,)
-                                  and np.array_equal(np.sort(order), np.arange(n))):
-        return (f"order must be a permutation of the {n} training samples (found "
-                f"{order.dtype} {list(order.shape)})")
-    for name, rng in (("shuffle", trainer.shuffle_rng), ("noise", trainer.noise_rng)):
-        probe = type(rng.bit_generator)()
+def _read_history(journal: Path, meta: CheckpointMeta, path: Path) -> list[EpochRecord]:
+    """The first ``meta.state.epoch`` records of the journal: DataError (damaged) if they are
+    not all there or their SHA-256 differs, InvalidCheckpoint if they are not records."""
+    epochs = meta.state.epoch
+    try:
+        with open(journal, encoding="utf-8") as f:
+            lines = [f.readline() for _ in range(epochs)]
+    except FileNotFoundError:
+        raise DataError(f"damaged checkpoint (its history {journal.name} is missing)",
+                        file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"damaged checkpoint (its history: {brief(e, 80)})", file=str(path)) \
+            from None
+    if not all(line.endswith("\n") for line in lines) or \
+            _hash(lines).hexdigest() != meta.history_sha256:
+        raise DataError(f"damaged checkpoint (its history {journal.name} does not match)",
+                        file=str(path))
+    records = []
+    for i, line in enumerate(lines):
         try:
-            probe.state = checkpoint.meta["rng"][name]
-        except (TypeError, ValueError, KeyError, OverflowError) as e:
-            return f"rng.{name} is not a {type(probe).__name__} state ({str(e)[:80]})"
-    return None
+            records.append(RECORD.validate_json(line))
+        except ValidationError as e:
+            raise InvalidCheckpoint(f"invalid checkpoint: history record {i + 1}: "
+                                    f"{_first_error(e)}", file=str(path)) from None
+    return records
 
 
 def digest(arrays: dict[str, np.ndarray]) -> str:

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nnc.base.errors import DataError
-from nnc.runtime.sources import Context, Raw, brief, kind_of, open_file, os_error
+from nnc.base.errors import DataError, brief
+from nnc.base.files import kind_of, open_for_reading, os_error
+from nnc.runtime.sources import Raw, SourceContext
 from nnc.spec.sections import Cifar10
 
 PIXELS = 32 * 32 * 3
@@ -82,7 +83,7 @@ def unpickle(path: Path) -> object:
 
     Raises DataError naming the file: refused globals, truncated or corrupt pickles, OSErrors.
     """
-    with open_file(path, "a CIFAR-10 batch file") as f:
+    with open_for_reading(path, "a CIFAR-10 batch file") as f:
         try:
             return RestrictedUnpickler(f, encoding="bytes").load()
         except RefusedGlobal as e:
@@ -97,7 +98,7 @@ def unpickle(path: Path) -> object:
                             f"{brief(e)}", file=str(path)) from None
 
 
-def read_cifar10(section: Cifar10, ctx: Context) -> Raw:
+def read_cifar10(section: Cifar10, ctx: SourceContext) -> Raw:
     """Every data_batch_N of the folder in order (the first ``limit`` images): x uint8 [N, 3072]."""
     folder = ctx.resolve(section.path)
     batches = batch_files(folder)

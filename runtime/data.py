@@ -21,7 +21,8 @@ from nnc.base.errors import DataError
 from nnc.base.losses import LOSSES
 from nnc.runtime import sources
 from nnc.runtime.cifar10 import read_cifar10
-from nnc.runtime.sources import SPLIT_STREAM, Context, Origin, Raw, shape_text
+from nnc.base.inputs import Origin, as_features, as_rows, check_finite, class_labels, units
+from nnc.runtime.sources import SPLIT_STREAM, Raw, SourceContext
 from nnc.spec.sections import DataSpec
 
 SOURCES: dict[str, Callable[..., Raw]] = {
@@ -89,7 +90,7 @@ def load_data(data: DataSpec, *, base_dir: Path, features: int, outputs: int, lo
     Raises DataError.
     """
     key, section = data.chosen
-    raw = SOURCES[key](section, Context(Path(base_dir), spec_file, f"data.{key}", seed))
+    raw = SOURCES[key](section, SourceContext(Path(base_dir), spec_file, f"data.{key}", seed))
     return make_dataset(raw, features=features, outputs=outputs, loss=loss, seed=seed,
                         val_split=data.val_split, standardize=data.standardize,
                         spec_file=spec_file)
@@ -107,9 +108,8 @@ def from_arrays(x: np.ndarray, y: np.ndarray, x_val: np.ndarray | None = None,
         if a is not None and (a.ndim == 0 or a.dtype.kind not in "fiub"):
             raise DataError(f"{name} must be an array of numbers with one row per sample "
                             f"(got {a.dtype}, shape {list(a.shape)})", file="<arrays>")
-    as_array = sources.as_features
-    raw = Raw("arrays", as_array(np.asarray(x)), np.asarray(y), Origin("<arrays>"), "x",
-              x_val=None if x_val is None else as_array(np.asarray(x_val)),
+    raw = Raw("arrays", as_rows(np.asarray(x)), np.asarray(y), Origin("<arrays>"), "x",
+              x_val=None if x_val is None else as_rows(np.asarray(x_val)),
               y_val=None if y_val is None else np.asarray(y_val))
     return make_dataset(raw, features=features, outputs=outputs, loss=loss, seed=seed,
                         val_split=val_split, standardize=standardize, spec_file="<arrays>")
@@ -121,9 +121,8 @@ def make_dataset(raw: Raw, *, features: int, outputs: int, loss: str, seed: int,
     classes = check_network(raw, features, outputs, loss, spec_file)
     x, y = check_samples(raw, raw.x, raw.y, "x", "y", loss, outputs)
     if raw.x_val is not None:
-        x_val_raw = as_float(raw.x_val)
-        x_val_raw, y_val = check_samples(raw, x_val_raw, raw.y_val, "x_val", "y_val", loss, outputs)
-        x_train = as_float(x)
+        x_val, y_val = check_samples(raw, raw.x_val, raw.y_val, "x_val", "y_val", loss, outputs)
+        x_train, x_val_raw = as_float(x), as_float(x_val)
     else:
         train, val = split(len(y), val_split, y if classes else None, seed)
         x_train, y, x_val_raw, y_val = take(x, train), y[train], take(x, val), y[val]
@@ -158,7 +157,7 @@ def check_network(raw: Raw, features: int, outputs: int, loss: str, spec_file: s
     if labels == "classes":
         if raw.classes is not None and raw.classes != outputs:
             raise origin.error(f"{raw.subject} has {raw.classes} classes",
-                               f", but the network has {_units(outputs)}")
+                               f", but the network has {units(outputs)}")
         return outputs
     return None
 
@@ -168,69 +167,25 @@ def check_samples(raw: Raw, x: np.ndarray, y: np.ndarray, x_name: str, y_name: s
     """x with finite values; y as int64 [N] labels or float32 [N, outputs] targets."""
     if len(y) != len(x):
         raise raw.origin.error(f"{x_name} has {len(x)} samples", f", but {y_name} has {len(y)}")
-    if x.dtype != np.uint8:
-        check_finite(x, raw.origin, x_name, "feature")
-    if LOSSES[loss].classification:
-        return x, labels(y, raw.origin, y_name, loss, outputs)
+    check_finite(x, raw.origin, x_name, "feature")  # pixels (uint8) always are
+    entry = LOSSES[loss]
+    if entry.classification:
+        binary = loss if entry.labels == "binary" else None
+        return x, class_labels(y, raw.origin, y_name, outputs, binary)
     noun = y_name if raw.origin.field is None else raw.subject
     return x, targets(y, raw.origin, y_name, outputs,
                       noun="the label column" if raw.origin.lines is not None else noun)
 
 
-def check_finite(a: np.ndarray, origin: Origin, part: str, kind: str) -> None:
-    """A DataError at the first NaN or infinity of ``a`` [N, D], found chunk by chunk."""
-    rows = max(1, CHUNK // max(1, a.shape[1]))
-    for start in range(0, len(a), rows):
-        bad = ~np.isfinite(a[start:start + rows])
-        if bad.any():
-            row, column = np.argwhere(bad)[0]
-            value = a[start + row, column]
-            what = "NaN" if np.isnan(value) else ("inf" if value > 0 else "-inf")
-            raise origin.error(what, f" ({kind}s must be finite numbers)",
-                               part=part, row=int(start + row), column=int(column))
-
-
-def labels(y: np.ndarray, origin: Origin, part: str, loss: str, outputs: int) -> np.ndarray:
-    """Class labels as int64 [N], each an output unit (0 or 1 for a binary loss)."""
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1:
-        hint = " (one-hot? save the class indices, y.argmax(1))" if y.ndim == 2 else ""
-        raise origin.error(f"labels must be one class index per sample, but {part} has shape "
-                           f"{shape_text(y.shape)}{hint}")
-    if np.issubdtype(y.dtype, np.floating):
-        bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))
-        if len(bad):
-            raise origin.error(f"label {y[bad[0]]}", " is not a class index (an integer)",
-                               part=part, row=int(bad[0]))
-    binary = LOSSES[loss].labels == "binary"
-    top = 2 if binary else outputs
-    bad = np.flatnonzero((y < 0) | (y >= top))
-    if len(bad):
-        rest = f", but {loss} takes labels 0 and 1" if binary \
-            else f", but the network has {_units(outputs)} (labels 0..{outputs - 1})"
-        raise origin.error(f"label {_number(y[bad[0]])}", rest, part=part, row=int(bad[0]))
-    return y.astype(np.int64)
-
-
 def targets(y: np.ndarray, origin: Origin, part: str, outputs: int, noun: str) -> np.ndarray:
     """Regression targets as float32 [N, outputs]; ``noun`` names them in messages."""
-    y = sources.as_features(y)
+    y = as_rows(y)
     if y.shape[1] != outputs:
         what = f"{y.shape[1]} targets" if y.shape[1] != 1 else "1 target"
         raise origin.error(f"{noun} has {what} per sample",
-                           f", but the network has {_units(outputs)}", part=part)
+                           f", but the network has {units(outputs)}", part=part)
     check_finite(y, origin, part, "target")
-    return y
-
-
-def _units(n: int) -> str:
-    return f"{n} output unit" + ("s" if n != 1 else "")
-
-
-def _number(v: object) -> str:
-    f = float(v)  # type: ignore[arg-type]
-    return str(int(f)) if f.is_integer() else str(v)
+    return as_features(y)
 
 
 # ------------------------------------------------------------------- split, fit

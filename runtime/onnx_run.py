@@ -5,13 +5,13 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 import onnx
 from google.protobuf.message import Message
 
-from nnc.base.errors import DataError, ExportError
+from nnc.base.errors import DataError, ExportError, brief
 from nnc.base.files import read_bytes
 
 if TYPE_CHECKING:
@@ -30,8 +30,7 @@ def read_model(path: str | os.PathLike) -> onnx.ModelProto:
         if external is None:  # the checker would look for an external file in the cwd
             onnx.checker.check_model(model, full_check=True)
     except Exception as e:  # protobuf's DecodeError, onnx's ValidationError, ...
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
-        raise DataError(f"not a valid ONNX model (truncated or corrupted?): {first}",
+        raise DataError(f"not a valid ONNX model (truncated or corrupted?): {brief(e)}",
                         file=str(path)) from None
     if external is not None:
         location = next((e.value for e in external.external_data if e.key == "location"), "")
@@ -75,20 +74,29 @@ def session(model: onnx.ModelProto | bytes, threads: int | None = None
         text = str(e)
         if "opset" in text.lower():
             raise ExportError(f"onnxruntime {ort.__version__} cannot run this model: "
-                              f"{text.splitlines()[0][:200]} (newest opset it runs: "
+                              f"{brief(text, 200)} (newest opset it runs: "
                               f"{max_opset()})") from None
         raise
 
 
-def run(sess: "ort.InferenceSession", x: np.ndarray, outputs: list[str] | None = None,
-        batch: int = 4096) -> list[np.ndarray]:
-    """Run ``sess`` on x [n, ...] in batches of ``batch`` rows; one array per output."""
+BATCH = 4096  # rows per run: bounded memory for huge (memory-mapped) inputs
+
+
+def batches(sess: "ort.InferenceSession", x: np.ndarray, outputs: list[str],
+            batch: int = BATCH) -> Iterator[list[np.ndarray]]:
+    """The model's ``outputs`` for x [n, ...], batch by batch (x was checked finite); an
+    empty x runs once, on no rows."""
     name = sess.get_inputs()[0].name
-    parts: list[list[np.ndarray]] = []
     for start in range(0, max(len(x), 1), batch):
         chunk = np.ascontiguousarray(x[start:start + batch], dtype=np.float32)
-        parts.append(sess.run(outputs, {name: chunk}))
-    return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
+        yield sess.run(outputs, {name: chunk})
+
+
+def run(sess: "ort.InferenceSession", x: np.ndarray, outputs: list[str],
+        batch: int = BATCH) -> list[np.ndarray]:
+    """Run ``sess`` on x [n, ...] in batches of ``batch`` rows; one array per output."""
+    parts = list(batches(sess, x, outputs, batch))
+    return [np.concatenate([p[i] for p in parts]) for i in range(len(outputs))]
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,23 +1,27 @@
 """The training loop: epochs of shuffled minibatches, validation, early stopping.
 
 The trainer never prints; it reports to a ``Callback`` (the CLI draws the progress).
-Everything that changes while it trains lives in ``TrainState``, the parameters, the
-momentum and the two random generators: a checkpoint of those resumes the run exactly,
-even in the middle of an epoch.
+What changes while it trains is its state: the counters (``TrainState``), the history,
+the parameters, the optimizer's state, the best weights kept, the epoch's sample order
+and the two random generators. ``state_dict()`` gives all of it and
+``load_state_dict()`` takes it back, so a checkpoint of it resumes the run exactly, even
+in the middle of an epoch.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Annotated, Any, Callable
 
 import numpy as np
+from pydantic import Field
 
+from nnc.base.errors import DataError, Interrupted, TrainingError
 from nnc.compiler.plan import Plan
 from nnc.compiler.state import kept_weights
-from nnc.base.errors import DataError, Interrupted, TrainingError
 from nnc.runtime.data import Dataset
 from nnc.runtime.executor import Executor
 from nnc.runtime.losses import BoundLoss
@@ -27,24 +31,30 @@ from nnc.spec.sections import TrainSpec
 
 SHUFFLE_STREAM, NOISE_STREAM = 11, 12  # SeedSequence spawn keys (init uses 10, data 1 and 2)
 
+# the constraints pydantic checks when a checkpoint's counters are read back
+Count = Annotated[int, Field(ge=0)]
+Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
 
 @dataclass
 class EpochRecord:
     """One row of the history. ``train_*`` are running means over the epoch's batches
     (with dropout and noise active); ``val_*`` are computed in inference mode."""
 
-    epoch: int
-    lr: float
-    train_loss: float
-    train_accuracy: float | None
-    val_loss: float | None
-    val_accuracy: float | None
-    seconds: float
+    epoch: Annotated[int, Field(ge=1)]
+    lr: Amount
+    train_loss: Amount
+    train_accuracy: Annotated[float, Field(ge=0, le=1)] | None
+    val_loss: Amount | None
+    val_accuracy: Annotated[float, Field(ge=0, le=1)] | None
+    seconds: Amount
 
 
 @dataclass
 class TrainResult:
-    """The history, and final metrics in inference mode with the weights kept."""
+    """The history, and final metrics in inference mode with the weights kept.
+    ``samples_per_second`` counts the whole training loop (validation and checkpoints
+    included), over every session of a resumed run."""
 
     history: list[EpochRecord]
     epochs_run: int
@@ -78,35 +88,43 @@ class Callback:
 
 @dataclass
 class TrainState:
-    """Everything that changes during training besides the arrays (what a checkpoint holds)."""
+    """The trainer's counters (its arrays and history aside)."""
 
-    epoch: int = 0  # epochs completed
-    batch: int = 0  # batches completed in the current epoch
-    loss_sum: float = 0.0  # of the current epoch so far
-    correct: int = 0
-    epoch_seconds: float = 0.0
-    history: list[EpochRecord] = field(default_factory=list)
-    best_metric: float | None = None
-    best_epoch: int | None = None
-    bad_epochs: int = 0
+    epoch: Count = 0  # epochs completed
+    batch: Count = 0  # batches completed in the current epoch
+    loss_sum: Amount = 0.0  # of the current epoch so far
+    correct: Count = 0
+    epoch_seconds: Amount = 0.0
+    best_metric: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    best_epoch: Annotated[int, Field(ge=1)] | None = None
+    bad_epochs: Count = 0
     stopped_early: bool = False
-    train_seconds: float = 0.0
-    samples_seen: int = 0
+    train_seconds: Amount = 0.0  # wall time of the training loop, every session together
+    samples_seen: Count = 0
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainState":
-        history = [EpochRecord(**r) for r in data.get("history", [])]
-        return cls(**{**data, "history": history})
+@dataclass
+class TrainerState:
+    """All a run needs to continue exactly: ``arrays`` (params, the optimizer's state, best,
+    order), the counters, the random generators' states and the history."""
+
+    arrays: dict[str, np.ndarray]
+    counters: TrainState
+    rng: dict[str, dict[str, Any]]
+    history: list[EpochRecord] = field(default_factory=list)
+
+
+class StateMismatch(ValueError):
+    """A state that does not fit this trainer (another network, data or batch size)."""
 
 
 class Trainer:
     """Trains ``params`` (initialized by the caller) on ``data`` as ``config`` says.
 
-    ``checkpoint(trainer)`` is called every ``config.checkpoint_every`` epochs and when
-    ``should_stop()`` returns a signal number (checked after every step).
+    ``checkpoint(trainer)`` saves ``trainer.state_dict()``. It is called at the end of an
+    epoch every ``config.checkpoint_every`` epochs (by default: when
+    ``config.checkpoint_seconds`` have passed since the last one), after the last epoch,
+    and when ``should_stop()`` returns a signal number (checked after every step).
     """
 
     def __init__(self, plan: Plan, params: ParamStore, data: Dataset, config: TrainSpec,
@@ -121,14 +139,16 @@ class Trainer:
         self.shuffle_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(SHUFFLE_STREAM,)))
         noise_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(NOISE_STREAM,)))
         self.executor = Executor(plan, params, self.batch, training=True, rng=noise_rng)
-        outputs = math.prod(plan.graph.output_shape)
-        self.loss = BoundLoss(loss, self.executor.arena, outputs)
         arena = self.executor.arena
+        self.loss = BoundLoss(loss, arena, math.prod(plan.graph.output_shape))
         self.optimizer = make_optimizer(config, params.data, self.executor.grad, plan.n_weights,
                                         arena)
         self.best = arena.allocate(kept_weights(config, plan.n_params)).get("best")
         self.order: np.ndarray | None = None  # the current epoch's shuffled sample order
         self.state = TrainState()
+        self.history: list[EpochRecord] = []
+        self.clock: float | None = None  # while running: when train_seconds was last updated
+        self.last_checkpoint = 0.0
         if config.early_stopping and len(data.x_val) == 0:
             raise DataError("train.early_stopping needs a validation set: set data.val_split "
                             "above 0 (or give x_val/y_val)")
@@ -137,16 +157,95 @@ class Trainer:
     def noise_rng(self) -> np.random.Generator:
         return self.executor.rng
 
+    # ------------------------------------------------------------------------ state
+
+    def state_dict(self) -> TrainerState:
+        """Everything that changes while training (the arrays are not copied)."""
+        self.tick()
+        arrays = {"params": self.params.data, **self.optimizer.state_dict()}
+        if self.best is not None and self.state.best_epoch is not None:
+            arrays["best"] = self.best
+        if self.order is not None:
+            arrays["order"] = self.order
+        rng = {"shuffle": self.shuffle_rng.bit_generator.state,
+               "noise": self.noise_rng.bit_generator.state}
+        return TrainerState(arrays, dataclasses.replace(self.state), rng, list(self.history))
+
+    def load_state_dict(self, saved: TrainerState) -> None:
+        """Continue from ``saved``; StateMismatch if it cannot be this trainer's state."""
+        problem = self._mismatch(saved)
+        if problem:
+            raise StateMismatch(problem)
+        arrays = saved.arrays
+        self.params.data[...] = arrays["params"]
+        self.optimizer.load_state_dict(arrays)
+        if self.best is not None and "best" in arrays:
+            self.best[...] = arrays["best"]
+        self.order = arrays.get("order")
+        self.state = dataclasses.replace(saved.counters)
+        self.history = list(saved.history)
+        self.shuffle_rng.bit_generator.state = saved.rng["shuffle"]
+        self.noise_rng.bit_generator.state = saved.rng["noise"]
+
+    def _mismatch(self, saved: TrainerState) -> str | None:
+        """What keeps ``saved`` from fitting this trainer, or None."""
+        arrays, state = saved.arrays, saved.counters
+        size = self.params.data.shape
+        if "params" not in arrays:
+            return "the parameters are missing"
+        for name in ("params", *self.optimizer.state_dict(), "best"):
+            a = arrays.get(name)
+            if a is not None and (a.dtype.kind != "f" or a.shape != size
+                                  or not np.isfinite(a).all()):
+                return f"{name} must be {size[0]} finite floats (found {a.dtype} {list(a.shape)})"
+        if self.best is not None and state.best_epoch is not None and "best" not in arrays:
+            return f"the best weights (of epoch {state.best_epoch}) are missing"
+        if len(saved.history) != state.epoch or any(
+                r.epoch != i for i, r in enumerate(saved.history, 1)):
+            return f"the history does not hold epochs 1..{state.epoch}"
+        if state.best_epoch is not None and state.best_epoch > state.epoch:
+            return f"state.best_epoch is {state.best_epoch}, after epoch {state.epoch}"
+        n = len(self.data.x_train)
+        batches = math.ceil(n / self.batch)
+        if state.batch >= batches:
+            return f"state.batch is {state.batch}, but an epoch has {batches} batches"
+        order = arrays.get("order")
+        if order is None and state.batch:
+            return f"the sample order of the interrupted epoch (at batch {state.batch}) is missing"
+        if order is not None and not (order.dtype.kind in "iu" and order.shape == (n,)
+                                      and np.array_equal(np.sort(order), np.arange(n))):
+            return (f"order must be a permutation of the {n} training samples (found "
+                    f"{order.dtype} {list(order.shape)})")
+        for name, rng in (("shuffle", self.shuffle_rng), ("noise", self.noise_rng)):
+            probe = type(rng.bit_generator)()
+            try:
+                probe.state = saved.rng[name]
+            except (TypeError, ValueError, KeyError, OverflowError) as e:
+                return f"rng.{name} is not a {type(probe).__name__} state ({str(e)[:80]})"
+        return None
+
+    def tick(self) -> None:
+        """While running, add the time since the last tick to ``state.train_seconds``."""
+        if self.clock is not None:
+            now = time.perf_counter()
+            self.state.train_seconds += now - self.clock
+            self.clock = now
+
     # ----------------------------------------------------------------------- epochs
 
     def run(self) -> TrainResult:
         """Train until the configured epochs are done (or early stopping), then evaluate."""
-        started = time.perf_counter()
-        state, epochs = self.state, self.config.epochs
-        # overflow is reported as divergence, by the checks of each step, not as warnings
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            while state.epoch < epochs and not state.stopped_early:
-                self.run_epoch()
+        started = self.clock = self.last_checkpoint = time.perf_counter()
+        epochs = self.config.epochs
+        try:
+            # overflow is reported as divergence, by the checks of each step, not as warnings
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                while self.state.epoch < epochs and not self.state.stopped_early:
+                    self.run_epoch()
+            self.tick()
+        finally:
+            self.clock = None
+        state = self.state
         if self.best is not None and state.best_epoch is not None:
             self.params.data[...] = self.best
         return self.result(time.perf_counter() - started)
@@ -178,13 +277,22 @@ class Trainer:
         state.epoch_seconds += time.perf_counter() - started
         record = self.finish_epoch(lr)
         signal = self.should_stop() if self.should_stop else None
-        every, last = config.checkpoint_every, state.epoch == config.epochs or state.stopped_early
-        if self.checkpoint and (signal is not None or (every and (state.epoch % every == 0
-                                                                  or last))):
+        if self.checkpoint and (signal is not None or self.checkpoint_due()):
             self.checkpoint(self)
+            self.last_checkpoint = time.perf_counter()
         if signal is not None and state.epoch < config.epochs and not state.stopped_early:
             raise Interrupted(signal, f"at the end of epoch {state.epoch}")
         return record
+
+    def checkpoint_due(self) -> bool:
+        """Whether the epoch just finished ends with a checkpoint."""
+        config, state = self.config, self.state
+        if state.epoch == config.epochs or state.stopped_early:
+            return config.checkpoint_every != 0  # the last epoch: resumable with more epochs
+        every = config.checkpoint_every
+        if every is None:
+            return time.perf_counter() - self.last_checkpoint >= config.checkpoint_seconds
+        return every > 0 and state.epoch % every == 0
 
     def finish_epoch(self, lr: float) -> EpochRecord:
         state, n = self.state, len(self.order)
@@ -194,13 +302,13 @@ class Trainer:
         record = EpochRecord(state.epoch + 1, lr, state.loss_sum / n + self.optimizer.l2_penalty(),
                              state.correct / n if self.loss.classification else None,
                              val_loss, val_acc, state.epoch_seconds)
-        state.history.append(record)
-        state.train_seconds += state.epoch_seconds
+        self.history.append(record)
         state.samples_seen += n
         state.epoch += 1
         state.batch, state.loss_sum, state.correct, state.epoch_seconds = 0, 0.0, 0, 0.0
         self.order = None
         self.track_best(record)
+        self.tick()
         self.callback.on_epoch(record)
         return record
 
@@ -266,7 +374,7 @@ class Trainer:
             train_loss, train_acc = self.evaluate(data.x_train, data.y_train)
             val_loss, val_acc = self.evaluate(data.x_val, data.y_val)
         speed = state.samples_seen / state.train_seconds if state.train_seconds else 0.0
-        return TrainResult(state.history, state.epoch, state.best_epoch, state.stopped_early,
+        return TrainResult(self.history, state.epoch, state.best_epoch, state.stopped_early,
                            seconds, speed, train_loss, train_acc, val_loss, val_acc)
 
     # --------------------------------------------------------------------- failures

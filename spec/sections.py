@@ -160,7 +160,12 @@ class TrainSpec(Strict):
     lr_schedule: LrSchedule | None = None
     clip_grad_norm: float | None = Field(None, gt=0)
     early_stopping: EarlyStopping | None = None
-    checkpoint_every: int = Field(1, ge=0, description="epochs between checkpoints; 0: none")
+    checkpoint_every: int | None = Field(
+        None, ge=0, description="epochs between checkpoints; 0: none (but on an interrupt); "
+                                "default: by time, see checkpoint_seconds")
+    checkpoint_seconds: float = Field(
+        10.0, gt=0, le=1e6, description="by default, a checkpoint at the end of the first epoch "
+                                        "that ends this long after the last one")
     keep_checkpoints: int = Field(2, ge=1, le=1000)
     seed: int = Field(0, ge=0, le=2**63 - 1)
     threads: int | None = Field(None, ge=1, le=1024, description="BLAS threads; default: by size")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import copy
+import hashlib
 import json
 import os
 import pickle
@@ -38,7 +39,8 @@ input: [4]
 layers: [{{op: dense, units: 8}}, relu, {{op: dropout, p: 0.2}}, {{op: dense, units: 3}}]
 loss: softmax_cross_entropy
 data: {data}
-train: {{epochs: 2, batch_size: 16, optimizer: {{sgd: {{lr: 0.1, momentum: 0.9}}}}, seed: 1}}
+train: {{epochs: 2, batch_size: 16, optimizer: {{sgd: {{lr: 0.1, momentum: 0.9}}}}, seed: 1,
+        checkpoint_every: 1}}
 """
 CIFAR_SPEC = """\
 name: tiny-cifar
@@ -374,8 +376,21 @@ def no_fingerprint(meta: dict, arrays: dict) -> None:
     del meta["fingerprint"]
 
 
-def history_infinity(meta: dict, arrays: dict) -> None:
-    meta["state"]["history"][0]["val_loss"] = float("inf")
+def history_infinity(ws: Path, file: Path) -> None:
+    """The first record of the run's history journal with an infinite validation loss, and
+    the checkpoint's digest of the journal made to match: intact, but wrong."""
+    def edit(meta: dict, arrays: dict) -> None:
+        journal = ws / CHECKPOINTS / meta["history"]
+        lines = journal.read_text().splitlines(keepends=True)
+        record = json.loads(lines[0])
+        record["val_loss"] = float("inf")
+        lines[0] = json.dumps(record, sort_keys=True) + "\n"
+        journal.write_text("".join(lines))
+        digest = hashlib.sha256()
+        for line in lines[:meta["state"]["epoch"]]:
+            digest.update(line.encode())
+        meta["history_sha256"] = digest.hexdigest()
+    checkpoint_with(ws, file, edit)
 
 
 def all_damaged(ws: Path, file: Path) -> None:
@@ -406,7 +421,8 @@ WRITERS: dict[str, Callable[[Path, Path], None]] = {
     "weights_unreadable": partial(unreadable, source="build/weights.npz"),
     "weights_symlink_loop": symlink_loop,
     # .onnx for `nnc predict`
-    "onnx_truncated": partial(truncated, source="build/model.onnx"),
+    # (cut inside the graph: a cut between two trailing metadata fields leaves a valid model)
+    "onnx_truncated": partial(truncated, source="build/model.onnx", keep=0.3),
     "onnx_corrupted": partial(bit_flipped, source="build/model.onnx", at=0.0),
     "onnx_zero_bytes": zero_bytes,
     "onnx_text": partial(static, "model_text.onnx"),
@@ -475,7 +491,7 @@ WRITERS: dict[str, Callable[[Path, Path], None]] = {
     "ckpt_velocity_wrong_shape": partial(checkpoint_with, edit=velocity_of(10)),
     "ckpt_params_nan": partial(checkpoint_with, edit=params_nan),
     "ckpt_no_fingerprint": partial(checkpoint_with, edit=no_fingerprint),
-    "ckpt_history_infinity": partial(checkpoint_with, edit=history_infinity),
+    "ckpt_history_infinity": history_infinity,
     "build_resume_negative_epoch": partial(checkpoint_with, edit=set_state("epoch", -1)),
     # checkpoints for `--resume`: damaged (skipped, with a note)
     "ckpt_truncated": truncated,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from nnc.base.errors import DataError
-from nnc.runtime import sources
+from privileges import unprivileged
 
 
 def error_of(load, *args, **kwargs) -> str:
@@ -127,7 +126,7 @@ def test_truncated_npz(load, tmp_path, xy, cut):
 
 
 @pytest.mark.parametrize("content, expected", [
-    (b"", "empty file"),
+    (b"", "not a readable .npz file (the file is empty)"),
     (b"PK\x03\x04 this is no zip archive", "not a readable .npz file"),
     (b"x,y\n1,2\n", "not a readable .npz file"),
     (b"\x80\x04\x95 a pickle", "not a readable .npz file"),
@@ -141,7 +140,7 @@ def test_not_an_npz(load, tmp_path, content, expected):
 def test_npy_instead_of_npz(load, tmp_path):
     np.save(tmp_path / "d.npy", np.zeros((3, 6)))
     message = error_of(load, {"npz": {"path": "d.npy"}}, 6, 3)
-    assert "is a .npy file holding one array" in message
+    assert "not a readable .npz file (a single .npy array, not an .npz archive)" in message
 
 
 # ------------------------------------------------------------------ missing, folder, denied
@@ -157,24 +156,31 @@ def test_missing_file_and_directory(load, tmp_path, source):
     assert message == f"{tmp_path / 'folder'}: is a directory, not a .{source} file"
 
 
+SPEC = """
+name: t
+input: [1]
+layers: [{op: dense, units: 3}]
+loss: softmax_cross_entropy
+data: DATA
+"""
+
+
+def train_unprivileged(tmp_path: Path, data: str) -> str:
+    """The one error line of `nnc train` run without root's power to read any file."""
+    (tmp_path / "spec.yaml").write_text(SPEC.replace("DATA", data))
+    ran = unprivileged("train", tmp_path / "spec.yaml", "-o", tmp_path / "out", "-q")
+    assert ran.exit_code == 2, ran
+    line, = ran.stderr.splitlines()
+    return line
+
+
 @pytest.mark.parametrize("source", ["npz", "csv"])
-def test_permission_denied(load, tmp_path, monkeypatch, source):
+def test_permission_denied(tmp_path, source):
     (tmp_path / "d").write_bytes(b"x,y\n1,2\n")
-
-    def denied(*args, **kwargs):
-        raise PermissionError(13, "Permission denied")
-
-    monkeypatch.setattr(sources, "open", denied, raising=False)  # root could read a chmod 000
-    section = {"path": "d"} if source == "npz" else {"path": "d", "label": "y"}
-    assert error_of(load, {source: section}, 1, 3) == f"{tmp_path / 'd'}: permission denied"
-
-
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads anything")
-def test_permission_denied_for_real(load, tmp_path):
-    (tmp_path / "d.csv").write_text("x,y\n1,2\n")
-    (tmp_path / "d.csv").chmod(0)
-    message = error_of(load, {"csv": {"path": "d.csv", "label": "y"}}, 1, 3)
-    assert message == f"{tmp_path / 'd.csv'}: permission denied"
+    (tmp_path / "d").chmod(0)
+    section = "{path: d}" if source == "npz" else "{path: d, label: y}"
+    line = train_unprivileged(tmp_path, f"{{{source}: {section}}}")
+    assert line == f"{tmp_path / 'd'}: permission denied"
 
 
 # --------------------------------------------------------------------------- csv
@@ -238,17 +244,12 @@ def test_csv_feature_count_names_the_label_column(load, tmp_path):
                        "per sample, but the network's input has 5")
 
 
-def test_an_unsearchable_folder_on_the_way(load, tmp_path, monkeypatch):
-    real_stat = os.stat
-
-    def stat(path, *args, **kwargs):
-        if str(path).startswith(str(tmp_path / "locked")):
-            raise PermissionError(13, "Permission denied")
-        return real_stat(path, *args, **kwargs)
-
-    monkeypatch.setattr(sources.os, "stat", stat)
-    message = error_of(load, {"npz": {"path": "locked/d.npz"}}, 6, 3)
-    assert message == f"{tmp_path / 'locked' / 'd.npz'}: permission denied"
+def test_an_unsearchable_folder_on_the_way(tmp_path):
+    (tmp_path / "locked").mkdir()
+    save_npz(tmp_path / "locked" / "d.npz", x=np.zeros((3, 1)), y=np.zeros(3))
+    (tmp_path / "locked").chmod(0)
+    line = train_unprivileged(tmp_path, "{npz: {path: locked/d.npz}}")
+    assert line == f"{tmp_path / 'locked' / 'd.npz'}: permission denied"
 
 
 def test_standardize_leaves_constant_features_finite_and_small(load, tmp_path):

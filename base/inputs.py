@@ -1,0 +1,296 @@
+"""Samples from the files users give nnc: .npy, .npz and .csv, for training and for
+`nnc predict` alike. One reader per format, one set of checks, one set of messages.
+
+A CSV file is read as UTF-8 (a byte-order mark is dropped), with any line ends and
+quoted fields (Python's csv module); its first row is a header when it holds a cell
+that is not a number (or always, where a header is required). Every problem is a
+DataError of one line naming the file and, where it is known, the line and the column.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from nnc.base.errors import DataError, Problem
+from nnc.base.files import open_for_reading, require_file
+from nnc.base.npz import load_npz, npz_error
+
+CHUNK = 1 << 22  # elements per chunk of a scan over a large array (32 MiB of float64)
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def shape_text(shape: Sequence[int]) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where samples were read from: a data file, or a field of the spec for built-in sets.
+
+    ``problem`` places a message: for a CSV file at the line of the sample's row and the
+    name of the column; otherwise with "at row R, column C" inside the message, under the
+    array's name (``.npz``) or the spec field (built-in sets).
+    """
+
+    file: str
+    field: str | None = None           # "data.digits" for built-in sets, None for files
+    lines: np.ndarray | None = None    # CSV: the line of each sample's row
+    columns: tuple[str, ...] = ()      # CSV: the names of the feature columns
+    label: str | None = None           # CSV: the name of the label column
+
+    def problem(self, what: str, rest: str = "", *, part: str | None = None,
+                row: int | None = None, column: int | None = None) -> Problem:
+        """``what`` + where + ``rest``; ``part`` is the array ("x", "y", "x_val", "y_val")."""
+        if self.lines is not None:
+            line = int(self.lines[row]) if row is not None else None
+            name = None
+            if part is not None and part.startswith("y"):
+                name = self.label
+            elif part is not None and column is not None:
+                name = self.columns[column] if self.columns else str(column + 1)
+            path = f"column {_quoted(name)}" if name is not None else None
+            return Problem(what + rest, file=self.file, line=line, path=path)
+        at = ""
+        if row is not None:
+            at = f" at row {row}" + (f", column {column}" if column is not None else "")
+        return Problem(what + at + rest, file=self.file, path=self.field or part)
+
+    def error(self, what: str, rest: str = "", *, part: str | None = None,
+              row: int | None = None, column: int | None = None) -> DataError:
+        """The DataError of :meth:`problem`."""
+        return DataError(self.problem(what, rest, part=part, row=row, column=column))
+
+
+def _quoted(name: str) -> str:
+    """A column by name ('price'), or by its 1-based number (3) in a file without header."""
+    return name if name.isdigit() else f"'{name}'"
+
+
+# ------------------------------------------------------------------------- checks
+
+def check_finite(a: np.ndarray, origin: Origin, part: str, kind: str) -> None:
+    """A DataError at the first NaN, infinity or value beyond float32 (which would become
+    an infinity) of ``a`` [N, D], found chunk by chunk; ``kind`` is "feature" or "target"."""
+    if a.dtype.kind != "f":
+        return
+    wide = a.dtype.itemsize > 4
+    rows = max(1, CHUNK // max(1, a.shape[1]))
+    for start in range(0, len(a), rows):
+        chunk = a[start:start + rows]
+        bad = ~np.isfinite(chunk)
+        if wide:
+            with np.errstate(invalid="ignore"):
+                bad |= np.abs(chunk) > FLOAT32_MAX
+        if bad.any():
+            row, column = np.argwhere(bad)[0]
+            value = float(a[start + row, column])
+            what = ("NaN" if np.isnan(value) else ("inf" if value > 0 else "-inf")
+                    if not np.isfinite(value) else f"{value:g}")
+            rest = f" ({kind}s must be finite numbers" + \
+                (")" if not np.isfinite(value) else ", within float32's range)")
+            raise origin.error(what, rest, part=part, row=int(start + row), column=int(column))
+
+
+def class_labels(y: np.ndarray, origin: Origin, part: str, classes: int,
+                 binary_loss: str | None = None) -> np.ndarray:
+    """Class labels as int64 [N], each an integer in 0..classes-1 (0 or 1 for the binary
+    loss ``binary_loss``)."""
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        hint = " (one-hot? save the class indices, y.argmax(1))" if y.ndim == 2 else ""
+        raise origin.error(f"labels must be one class index per sample, but {part} has shape "
+                           f"{shape_text(y.shape)}{hint}")
+    if y.dtype.kind not in "fiub":
+        raise origin.error(f"labels must be numbers, but {part} has dtype {y.dtype}")
+    if y.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))
+        if len(bad):
+            raise origin.error(f"label {y[bad[0]]}", " is not a class index (an integer)",
+                               part=part, row=int(bad[0]))
+    top = 2 if binary_loss else classes
+    bad = np.flatnonzero((y < 0) | (y >= top))
+    if len(bad):
+        rest = f", but {binary_loss} takes labels 0 and 1" if binary_loss \
+            else f", but the network has {units(classes)} (labels 0..{classes - 1})"
+        raise origin.error(f"label {_number(y[bad[0]])}", rest, part=part, row=int(bad[0]))
+    return y.astype(np.int64)
+
+
+def units(n: int) -> str:
+    return f"{n} output unit" + ("s" if n != 1 else "")
+
+
+def _number(v: object) -> str:
+    f = float(v)  # type: ignore[arg-type]
+    return str(int(f)) if f.is_integer() and abs(f) < 1e18 else f"{f:g}"
+
+
+def as_rows(a: np.ndarray) -> np.ndarray:
+    """[N, ...] -> [N, D] of the same dtype, D the product of the trailing dims ([N] -> [N, 1])."""
+    n = a.shape[0]
+    d = int(np.prod(a.shape[1:], dtype=np.int64)) if a.ndim > 1 else 1
+    return a.reshape(n, d)
+
+
+def as_features(a: np.ndarray) -> np.ndarray:
+    """[N, ...] numbers -> float32 [N, D] (see ``as_rows``); check them first with
+    ``check_finite``: a value beyond float32 would become an infinity."""
+    return np.ascontiguousarray(as_rows(a), dtype=np.float32)
+
+
+def numeric_array(a: np.ndarray, name: str, file: str) -> np.ndarray:
+    """``a`` if it holds real numbers with one row per sample, else a DataError."""
+    if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_) \
+            or np.issubdtype(a.dtype, np.complexfloating):
+        raise DataError(f"array '{name}' has dtype {a.dtype}, expected real numbers", file=file)
+    if a.ndim == 0:
+        raise DataError(f"array '{name}' is a scalar, expected one row per sample", file=file)
+    return a
+
+
+# ---------------------------------------------------------------------- .npy .npz
+
+def read_npy(path: Path) -> np.ndarray:
+    """The array of a .npy file, memory-mapped (bounded memory for huge inputs)."""
+    require_file(path, "an input file")
+    try:
+        a = np.load(path, mmap_mode="r", allow_pickle=False)
+    except PermissionError:
+        raise DataError("permission denied", file=str(path)) from None
+    except (ValueError, OSError, EOFError) as e:
+        raise DataError(f"cannot read the input ({npz_error(e)})", file=str(path)) from None
+    return numeric_array(a, "x", str(path))
+
+
+def read_npz_samples(path: Path, names: Sequence[str] | None, required: Sequence[str] = (),
+                     what: str = "not a readable .npz file") -> dict[str, np.ndarray]:
+    """The arrays ``names`` (None: all) that an .npz file holds, each checked to be numbers."""
+    arrays = load_npz(path, what, names, required)
+    return {name: numeric_array(a, name, str(path)) for name, a in arrays.items()}
+
+
+# --------------------------------------------------------------------------- csv
+
+@dataclass
+class CsvTable:
+    """The text cells of a CSV file: ``header`` (None when the file has none), one row of
+    cells per sample and the line each row starts on."""
+
+    file: str
+    header: list[str] | None
+    rows: list[list[str]]
+    lines: list[int]
+    header_line: int = 1
+
+    @property
+    def names(self) -> list[str]:
+        """The column names: the header's, or 1, 2, ... without one."""
+        return self.header if self.header is not None else \
+            [str(j + 1) for j in range(len(self.rows[0]))]
+
+    def column(self, name: str, role: str = "label column") -> int:
+        """The index of the column ``name``; a DataError when it is missing or repeated."""
+        header = self.header
+
+        def error(message: str) -> DataError:
+            return DataError(Problem(message, file=self.file, line=self.header_line))
+
+        if header is None:
+            raise DataError(f"no {role} {name!r}: the file has no header row naming its "
+                            "columns", file=self.file)
+        if header.count(name) > 1:
+            raise error(f"column '{name}' appears {header.count(name)} times in the header")
+        if name not in header:
+            close = difflib.get_close_matches(name, header, n=1, cutoff=0.5)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            listing = ", ".join(header[:20]) + (", ..." if len(header) > 20 else "")
+            raise error(f"no {role} '{name}'{hint} (the columns: {listing})")
+        return header.index(name)
+
+    def numbers(self) -> np.ndarray:
+        """Every cell as float64 [rows, columns]; the first that is not a number is an error
+        at its line and column."""
+        try:
+            return np.asarray(self.rows, dtype=np.float64)
+        except ValueError:
+            pass
+        names = self.names
+        for row, line in zip(self.rows, self.lines):
+            for j, cell in enumerate(row):
+                try:
+                    float(cell)
+                except ValueError:
+                    what = "empty cell, expected a number" if not cell.strip() else \
+                        f"{cell.strip()!r} is not a number"
+                    raise DataError(Problem(what, file=self.file, line=line,
+                                            path=f"column {_quoted(names[j])}")) from None
+        raise AssertionError("unreachable: a cell failed as a whole but not alone")
+
+
+def read_csv(path: Path, delimiter: str = ",", header_required: bool = True) -> CsvTable:
+    """The cells of a CSV file; ragged rows are errors. With ``header_required`` the first
+    row names the columns; otherwise it does when one of its cells is not a number."""
+    with open_for_reading(path, "a .csv file") as binary:
+        text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+        reader = csv.reader(text, delimiter=delimiter, strict=True)
+        header: list[str] | None = None
+        header_line, width = 1, None
+        rows: list[list[str]] = []
+        lines: list[int] = []
+        try:
+            for row in _nonblank(reader):
+                if width is None:
+                    width = len(row)
+                    if header_required or not all(_is_number(c) for c in row):
+                        header, header_line = [name.strip() for name in row], reader.line_num
+                        continue
+                if len(row) != width:
+                    raise DataError(_ragged(row, header, width, str(path), reader.line_num))
+                rows.append(row)
+                lines.append(reader.line_num)
+        except csv.Error as e:
+            raise DataError(Problem(f"not valid CSV: {e}", file=str(path),
+                                    line=reader.line_num)) from None
+        except UnicodeDecodeError as e:  # decoded by chunks: the line is not known
+            raise DataError(f"not UTF-8 text (found byte 0x{e.object[e.start]:02x}): is this "
+                            "a CSV file?", file=str(path)) from None
+    if width is None:
+        raise DataError("empty file; expected a header row naming the columns, then one row "
+                        "per sample", file=str(path))
+    if not rows:
+        raise DataError(Problem("no samples: the file has only its header row", file=str(path),
+                                line=header_line))
+    return CsvTable(str(path), header, rows, lines, header_line)
+
+
+def _nonblank(reader: Iterator[list[str]]) -> Iterator[list[str]]:
+    return (row for row in reader if row)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _ragged(row: list[str], header: list[str] | None, width: int, file: str,
+            line: int) -> Problem:
+    first = "the header" if header is not None else "the first row"
+    if len(row) < width:
+        column = f"column '{header[len(row)]}'" if header is not None else None
+        return Problem(f"missing: the row has {len(row)} fields, {first} {width}",
+                       file=file, line=line, path=column)
+    after = f" (after column '{header[-1]}' comes {row[width]!r})" if header is not None else ""
+    return Problem(f"the row has {len(row)} fields, but {first} has {width}{after}",
+                   file=file, line=line)
