@@ -116,6 +116,25 @@ def _leaky_relu_backward(attrs: Any, out: Array, dout: Array, dx: Array, kept: K
     return dx
 
 
+# ----------------------------------------------------------------------------- elu
+
+def _elu(attrs: Any, x: Array, out: Array, kept: Kept) -> None:
+    negative = kept["negative"][:len(x)]  # x <= 0, as PyTorch: its slope at 0 is alpha
+    np.less_equal(x, 0, out=negative)
+    if out is not x:
+        np.copyto(out, x)
+    np.expm1(out, out=out, where=negative)
+    np.multiply(out, attrs.alpha, out=out, where=negative)
+
+
+def _elu_backward(attrs: Any, out: Array, dout: Array, dx: Array, kept: Kept) -> Array:
+    negative = kept["negative"][:len(dout)]  # below: alpha e^x = out + alpha
+    np.copyto(dx, dout)
+    np.add(out, attrs.alpha, out=dx, where=negative)
+    np.multiply(dx, dout, out=dx, where=negative)
+    return dx
+
+
 ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
     Activation("sigmoid", "1 / (1 + exp(-x)).", _sigmoid, _sigmoid_backward,
                onnx_op("Sigmoid"), init="xavier", saturated_outside=(0.01, 0.99)),
@@ -126,6 +145,10 @@ ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
     Activation("leaky_relu", "x for x >= 0, alpha * x below.", _leaky_relu,
                _leaky_relu_backward, onnx_op("LeakyRelu", alpha=lambda a: float(a.alpha)),
                init="he", fields={"alpha": (float, Field(0.01, ge=0, lt=1))},
+               keeps=(("negative", "bool"),), inactive_at_most=0.0),
+    Activation("elu", "x for x > 0, alpha * (exp(x) - 1) below (Clevert et al. 2015).", _elu,
+               _elu_backward, onnx_op("Elu", alpha=lambda a: float(a.alpha)), init="he",
+               fields={"alpha": (float, Field(1.0, gt=0, le=100))},
                keeps=(("negative", "bool"),), inactive_at_most=0.0),
 )}
 """Every element-wise activation by op tag (a dense layer's ``activation:`` takes any)."""

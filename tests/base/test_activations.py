@@ -25,6 +25,7 @@ ORACLE = {
     "tanh": lambda x, a: np.tanh(x),
     "relu": lambda x, a: np.maximum(x, 0),
     "leaky_relu": lambda x, a: np.where(x >= 0, x, a.alpha * x),
+    "elu": lambda x, a: np.where(x > 0, x, a.alpha * (np.exp(x) - 1)),
 }
 
 X = np.linspace(-6, 6, 121).reshape(11, 11) + 0.013  # no exact zeros: kinks stay away
