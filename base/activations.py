@@ -135,6 +135,26 @@ def _elu_backward(attrs: Any, out: Array, dout: Array, dx: Array, kept: Kept) ->
     return dx
 
 
+# ------------------------------------------------------------------------ softplus
+
+def _softplus(attrs: Any, x: Array, out: Array, kept: Kept) -> None:
+    t = kept["scratch"][:len(x)]  # log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow
+    np.abs(x, out=t)
+    np.negative(t, out=t)
+    np.exp(t, out=t)
+    np.log1p(t, out=t)
+    np.maximum(x, 0, out=out)
+    out += t
+
+
+def _softplus_backward(attrs: Any, out: Array, dout: Array, dx: Array, kept: Kept) -> Array:
+    np.negative(out, out=dx)  # softplus' = sigmoid(x) = 1 - e^-out
+    np.expm1(dx, out=dx)
+    np.negative(dx, out=dx)
+    dx *= dout
+    return dx
+
+
 ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
     Activation("sigmoid", "1 / (1 + exp(-x)).", _sigmoid, _sigmoid_backward,
                onnx_op("Sigmoid"), init="xavier", saturated_outside=(0.01, 0.99)),
@@ -150,5 +170,7 @@ ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
                _elu_backward, onnx_op("Elu", alpha=lambda a: float(a.alpha)), init="he",
                fields={"alpha": (float, Field(1.0, gt=0, le=100))},
                keeps=(("negative", "bool"),), inactive_at_most=0.0),
+    Activation("softplus", "log(1 + exp(x)), a smooth ReLU.", _softplus, _softplus_backward,
+               onnx_op("Softplus"), init="he", keeps=(("scratch", "float"),)),
 )}
 """Every element-wise activation by op tag (a dense layer's ``activation:`` takes any)."""
