@@ -155,6 +155,29 @@ def _softplus_backward(attrs: Any, out: Array, dout: Array, dx: Array, kept: Kep
     return dx
 
 
+# ---------------------------------------------------------------------------- silu
+
+def _silu(attrs: Any, x: Array, out: Array, kept: Kept) -> None:
+    s = kept["sigmoid"][:len(x)]  # kept: the derivative needs sigmoid(x), not only the output
+    _sigmoid(attrs, x, s, kept)
+    np.multiply(x, s, out=out)
+
+
+def _silu_backward(attrs: Any, out: Array, dout: Array, dx: Array, kept: Kept) -> Array:
+    s = kept["sigmoid"][:len(dout)]  # silu' = s (1 + x (1 - s)) = s + out (1 - s)
+    np.subtract(1, s, out=dx)
+    dx *= out
+    dx += s
+    dx *= dout
+    return dx
+
+
+def _silu_onnx(attrs: Any, b: Emitter, x: str, out: str, name: str) -> None:
+    s = b.unique(f"{name}_sigmoid")  # x * Sigmoid(x): every opset (Swish is opset 24)
+    b.node("Sigmoid", [x], [s], f"{name}_sigmoid")
+    b.node("Mul", [x, s], [out], name)
+
+
 ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
     Activation("sigmoid", "1 / (1 + exp(-x)).", _sigmoid, _sigmoid_backward,
                onnx_op("Sigmoid"), init="xavier", saturated_outside=(0.01, 0.99)),
@@ -172,5 +195,7 @@ ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
                keeps=(("negative", "bool"),), inactive_at_most=0.0),
     Activation("softplus", "log(1 + exp(x)), a smooth ReLU.", _softplus, _softplus_backward,
                onnx_op("Softplus"), init="he", keeps=(("scratch", "float"),)),
+    Activation("silu", "x * sigmoid(x), also called swish.", _silu, _silu_backward,
+               _silu_onnx, init="he", keeps=(("sigmoid", "float"),)),
 )}
 """Every element-wise activation by op tag (a dense layer's ``activation:`` takes any)."""
