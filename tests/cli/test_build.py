@@ -11,6 +11,7 @@ import pytest
 from cifar_fixture import write_fake_cifar10
 from helpers import MODELS
 from nnc import pipeline
+from nnc.base.activations import ACTIVATIONS
 from nnc.runtime.params import ParamStore
 
 
@@ -157,3 +158,18 @@ def test_failed_run_does_not_replace_good_outputs(cli, tmp_path) -> None:
     assert "diverged" in result.stderr and "smaller learning rate" in result.stderr
     assert (tmp_path / "weights.npz").read_bytes() == before
     assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("fused", [False, True], ids=["layer", "fused"])
+def test_every_activation_builds_and_matches_onnxruntime(cli, tmp_path, activation, fused):
+    """The spiral's hidden activation replaced, as a layer or as dense's shorthand."""
+    sets = (["--set", "layers.1={op: gaussian_noise, std: 0}",
+             "--set", f"layers.0.activation={activation}"]
+            if fused else ["--set", f"layers.1={activation}"])
+    result = cli("build", MODELS / "spiral-two-layer.yaml", "-o", tmp_path, "-q",
+                 "--set", "train.epochs=20", "--set", "train.optimizer.sgd.lr=0.3",
+                 "--set", "data.val_split=0.2", *sets)
+    assert result.exit_code == 0, result.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["onnx"]["ok"] and report["onnx"]["samples"] == 60
