@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,7 +43,7 @@ def _spec_file(spec: SpecLike) -> SpecFile:
     return SpecFile.of(spec) if isinstance(spec, Spec) else load(spec)
 
 
-def compile(spec: Spec | SpecFile) -> Graph:  # noqa: A001 - the verb users expect
+def compile(spec: Spec | SpecFile) -> Graph:
     """Compile a spec to the graph IR (names resolved, topological order, shapes, params)."""
     return compile_spec(spec)
 

@@ -15,8 +15,9 @@ f'(x) * dout into ``dx`` from the output (and what forward kept) and returns it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from pydantic import Field

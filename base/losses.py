@@ -14,8 +14,9 @@ correct(bufs, scores, y) counts the samples classified right. ``bufs`` maps the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 

@@ -28,13 +28,13 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from handloop import HandLoop  # noqa: E402
+from handloop import HandLoop
 
-from nnc import pipeline  # noqa: E402
-from nnc.runtime.data import Dataset  # noqa: E402
-from nnc.runtime.params import ParamStore  # noqa: E402
-from nnc.runtime.trainer import Trainer  # noqa: E402
-from nnc.spec import load_spec_text  # noqa: E402
+from nnc import pipeline
+from nnc.runtime.data import Dataset
+from nnc.runtime.params import ParamStore
+from nnc.runtime.trainer import Trainer
+from nnc.spec import load_spec_text
 
 ROOT = Path(__file__).resolve().parent.parent
 NETS = [  # (sizes, batch, samples per run)

@@ -11,10 +11,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from nnc.base.errors import CompileError, Problem
 from nnc.base.losses import LOSSES
 from nnc.compiler.ir import Graph, Node, Param, Shape
 from nnc.compiler.ops import OP_RULES, ShapeError
-from nnc.base.errors import CompileError, Problem
 from nnc.spec import OP_SPECS, OpSpec, Spec, SpecFile, parse_init
 from nnc.spec.diagnostics import did_you_mean
 

@@ -8,17 +8,18 @@ and, if asked, ``probabilities``. Node and initializer names are the spec's name
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from nnc.base.version import __version__
+from nnc.base.errors import ExportError
 from nnc.base.losses import LOSSES
+from nnc.base.version import __version__
 from nnc.compiler.ir import Graph, Node
 from nnc.compiler.ops import OP_RULES
-from nnc.base.errors import ExportError
 
 INPUT, SCORES, PROBABILITIES = "input", "scores", "probabilities"
 MIN_OPSET = 13

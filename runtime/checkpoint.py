@@ -36,8 +36,7 @@ from nnc.base.errors import DataError, brief
 from nnc.base.files import write_atomic
 from nnc.base.npz import load_npz, write_npz
 from nnc.runtime.data import Dataset
-from nnc.runtime.trainer import (EpochRecord, StateMismatch, Trainer, TrainerState,
-                                 TrainState)
+from nnc.runtime.trainer import EpochRecord, StateMismatch, Trainer, TrainerState, TrainState
 from nnc.spec import Spec
 
 FORMAT = 2

@@ -93,7 +93,7 @@ def unpickle(path: Path) -> object:
                             file=str(path)) from None
         except OSError as e:
             raise os_error(path, e) from None
-        except Exception as e:  # noqa: BLE001 - bytes from a user's file can fail in any way
+        except Exception as e:
             raise DataError(f"not a readable CIFAR-10 batch (a pickle): {type(e).__name__}: "
                             f"{brief(e)}", file=str(path)) from None
 

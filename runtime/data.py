@@ -11,17 +11,17 @@ split), so a seed gives the same arrays everywhere.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from nnc.base.errors import DataError
+from nnc.base.inputs import Origin, as_features, as_rows, check_finite, class_labels, units
 from nnc.base.losses import LOSSES
 from nnc.runtime import sources
 from nnc.runtime.cifar10 import read_cifar10
-from nnc.base.inputs import Origin, as_features, as_rows, check_finite, class_labels, units
 from nnc.runtime.sources import SPLIT_STREAM, Raw, SourceContext
 from nnc.spec.sections import DataSpec
 

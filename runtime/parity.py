@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
+from nnc.base.errors import ParityError
 from nnc.compiler.onnx_export import export_onnx
 from nnc.compiler.plan import Plan
-from nnc.base.errors import ParityError
 from nnc.runtime import onnx_run
 from nnc.runtime.data import Preprocess
 from nnc.runtime.executor import Executor

@@ -16,8 +16,15 @@ import numpy as np
 
 from nnc.base.errors import DataError, brief
 from nnc.base.files import write_atomic
-from nnc.base.inputs import (Origin, as_rows, check_finite, class_labels, read_csv, read_npy,
-                             read_npz_samples)
+from nnc.base.inputs import (
+    Origin,
+    as_rows,
+    check_finite,
+    class_labels,
+    read_csv,
+    read_npy,
+    read_npz_samples,
+)
 from nnc.runtime import onnx_run
 
 if TYPE_CHECKING:

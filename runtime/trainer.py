@@ -13,8 +13,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any
 
 import numpy as np
 from pydantic import Field

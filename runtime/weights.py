@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from nnc.compiler.plan import Plan
 from nnc.base.errors import DataError
 from nnc.base.files import write_atomic
-from nnc.runtime.data import Preprocess
 from nnc.base.npz import load_npz, write_npz
+from nnc.compiler.plan import Plan
+from nnc.runtime.data import Preprocess
 from nnc.runtime.params import ParamStore
 
 SHIFT, SCALE = "preprocess.shift", "preprocess.scale"

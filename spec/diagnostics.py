@@ -5,7 +5,8 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -37,9 +38,7 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> Path:
     """Drop what pydantic adds to ``loc`` that is not in the data (union tags, validator names)."""
     path: list[Any] = []
     for i, part in enumerate(loc):
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+        if (isinstance(data, dict) and part in data) or (isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)):
             data = data[part]
         elif i == len(loc) - 1 and isinstance(data, dict):
             pass  # a missing field: keep its name in the path

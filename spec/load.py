@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from pydantic import ValidationError
 
@@ -14,7 +14,8 @@ from nnc.base.files import read_bytes
 from nnc.spec.diagnostics import validation_problems
 from nnc.spec.model import Spec
 from nnc.spec.overrides import apply_overrides
-from nnc.spec.source import MAX_BYTES, Path as DataPath, Source, parse
+from nnc.spec.source import MAX_BYTES, Source, parse
+from nnc.spec.source import Path as DataPath
 
 FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
 

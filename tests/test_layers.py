@@ -57,7 +57,7 @@ def test_imports_point_down(path: Path) -> None:
     wrong = []
     for line, module in imported_modules(path):
         target = layer_of_module(module)
-        if target is None or own == "app" and module == "nnc":
+        if target is None or (own == "app" and module == "nnc"):
             continue
         if LAYERS[target] > LAYERS[own] or (target == "app" and own != "app"):
             wrong.append(f"{path.relative_to(ROOT)}:{line}: {own}/ imports {module} ({target}/)")

@@ -8,7 +8,7 @@ without allocating arrays. Rows ``[:n]`` of a buffer serve a smaller last batch.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import nnc
-from helpers import MODELS
 from nnc.base.errors import NncError
+
+from helpers import MODELS
 
 
 @pytest.fixture(scope="module")

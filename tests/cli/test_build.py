@@ -8,11 +8,12 @@ import json
 import numpy as np
 import pytest
 
-from cifar_fixture import write_fake_cifar10
-from helpers import MODELS
 from nnc import pipeline
 from nnc.base.activations import ACTIVATIONS
 from nnc.runtime.params import ParamStore
+
+from cifar_fixture import write_fake_cifar10
+from helpers import MODELS
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import textwrap
 
 import pytest
 
-from nnc.compiler import Graph, compile_spec
 from nnc.base.errors import CompileError, NncError
+from nnc.compiler import Graph, compile_spec
 from nnc.spec import load_spec_text
 
 

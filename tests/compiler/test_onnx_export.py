@@ -8,14 +8,15 @@ import numpy as np
 import onnx
 import pytest
 
-from helpers import MODELS, op_spec, plan_of, random_params
 from nnc import pipeline
+from nnc.base.errors import SpecError
 from nnc.compiler.onnx_export import export_onnx
-from nnc.base.errors import ExportError, SpecError
 from nnc.runtime import onnx_run
 from nnc.runtime.executor import Executor
 from nnc.runtime.params import ParamStore
 from nnc.spec import OP_SPECS, load_spec_text
+
+from helpers import MODELS, op_spec, plan_of, random_params
 
 BATCHES = (1, 7, 1000)
 

@@ -18,17 +18,18 @@ import pickle
 import shutil
 import subprocess
 import zipfile
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from cifar_fixture import Payload, batch_dict, fake_batch, py2_pickle, write_fake_cifar10
-from nnc.runtime.checkpoint import digest
 from nnc.base.npz import write_npz
+from nnc.runtime.checkpoint import digest
+
+from cifar_fixture import Payload, batch_dict, fake_batch, py2_pickle, write_fake_cifar10
 
 MARKER = "PWNED"
 FILES = Path(__file__).parent / "files"

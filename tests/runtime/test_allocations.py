@@ -12,11 +12,12 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from helpers import op_spec, plan_of
 from nnc.runtime.data import Dataset
 from nnc.runtime.params import ParamStore
 from nnc.runtime.trainer import Trainer
 from nnc.spec import OP_SPECS, load_spec_text
+
+from helpers import op_spec, plan_of
 
 LIMIT = 8 * 1024  # a few small index arrays and Python objects
 TRAIN = ("train: {batch_size: 128, optimizer: {sgd: {lr: 0.01, momentum: 0.9, nesterov: true}},"

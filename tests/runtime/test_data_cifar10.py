@@ -10,11 +10,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cifar_fixture import (batch_dict, fake_cifar10_arrays, malicious_payload, py2_pickle,
-                           write_fake_cifar10)
 
 from nnc.base.errors import DataError
 from nnc.runtime.cifar10 import RestrictedUnpickler, unpickle
+
+from cifar_fixture import (
+    batch_dict,
+    fake_cifar10_arrays,
+    malicious_payload,
+    py2_pickle,
+    write_fake_cifar10,
+)
 
 SOFTMAX = "softmax_cross_entropy"
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from nnc.base.errors import DataError
+
 from privileges import unprivileged
 
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import op_spec, plan_of, random_labels, random_params
 from nnc.base.losses import LOSSES
 from nnc.runtime.executor import Executor
 from nnc.runtime.losses import BoundLoss
 from nnc.runtime.optim import make_optimizer
 from nnc.spec import OP_SPECS
 from nnc.spec.sections import TrainSpec
+
+from helpers import op_spec, plan_of, random_labels, random_params
 
 H = 1e-6
 LOSS_NAMES = sorted(LOSSES)

@@ -8,11 +8,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from helpers import MODELS, op_spec, plan_of, random_params
-from nnc.compiler.onnx_export import export_onnx
 from nnc.base.activations import ACTIVATIONS, onnx_op
 from nnc.base.errors import ParityError
+from nnc.compiler.onnx_export import export_onnx
 from nnc.runtime.parity import check_parity
+
+from helpers import MODELS, op_spec, plan_of, random_params
 
 
 @pytest.fixture

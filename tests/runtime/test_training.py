@@ -8,7 +8,6 @@ import math
 import numpy as np
 import pytest
 
-from helpers import op_spec, plan_of
 from nnc import pipeline
 from nnc.compiler import compile_spec, lower_to_plan
 from nnc.compiler.sizing import training_memory
@@ -16,6 +15,8 @@ from nnc.runtime.data import Dataset
 from nnc.runtime.params import ParamStore
 from nnc.runtime.trainer import Trainer
 from nnc.spec import OP_SPECS, load_spec_text
+
+from helpers import op_spec, plan_of
 
 TWO_LAYER = """
 name: two-layer

@@ -22,8 +22,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nnc.compiler import compile_spec, size_graph
 from nnc.base.errors import NncError
+from nnc.compiler import compile_spec, size_graph
 from nnc.spec import OP_SPECS, load_spec, load_spec_text
 from nnc.spec.source import parse
 
@@ -129,12 +129,11 @@ def mutate(draw: Any, data: dict[str, Any]) -> None:
     elif kind == "rename":
         names = names_in(data) or ["x"]
         parent[key] = draw(st.sampled_from(names) | st.sampled_from(names).map(lambda s: s + "_"))
+    elif isinstance(value, dict):
+        value[draw(st.sampled_from(["name", "input", "inputs", "units", "op", "p", "units2",
+                                    "graph", "layers"]))] = draw(JSONISH)
     else:
-        if isinstance(value, dict):
-            value[draw(st.sampled_from(["name", "input", "inputs", "units", "op", "p", "units2",
-                                        "graph", "layers"]))] = draw(JSONISH)
-        else:
-            parent[key] = {"op": value} if isinstance(value, str) else [value]
+        parent[key] = {"op": value} if isinstance(value, str) else [value]
 
 
 @st.composite
