@@ -8,7 +8,7 @@ checked by the compiler, which knows the form.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import AfterValidator, Field, create_model
 
@@ -139,4 +139,4 @@ OP_SPECS: dict[str, type[OpSpec]] = {
 """Every op of the format by tag: the registry. The compiler (``OP_RULES``) and the runtime
 (``KERNELS``) find their rule and kernel of an op under the same tag."""
 
-Op = Annotated[tuple(OP_SPECS.values()), Field(discriminator="op")]
+Op = Annotated[Union[tuple(OP_SPECS.values())], Field(discriminator="op")]  # noqa: UP007
