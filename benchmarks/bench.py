@@ -5,12 +5,16 @@ hand-written NumPy loop, start-up time, and the truth of the memory estimate.
     python benchmarks/bench.py train --rounds 5
     python benchmarks/bench.py infer startup memory
 
+    python benchmarks/bench.py checkpoints     # what checkpointing costs by default
+
 Peers are optional (`pip install -e .[bench]`); a missing one is skipped with a note.
 Contenders run alternately in one process with the same thread count; only ratios
-measured side by side mean anything on a shared machine. Every contender reads the
-minibatches in the data's order (nnc with `train.shuffle: false`, scikit-learn with
-shuffle=False); "nnc shuffled" is nnc's default, which gathers each minibatch from a new
-random order every epoch. Prints figures, asserts nothing.
+measured side by side mean anything on a shared machine. The peers and "nnc" read the
+minibatches in the data's order (nnc with `train.shuffle: false` and no checkpoints,
+scikit-learn with shuffle=False); "nnc default" is nnc as `nnc train` runs a spec that
+says nothing more: a new random order every epoch (each minibatch gathered into the
+batch buffer), checkpoints by time and one at the end, and samples/s over the whole
+training loop, as nnc prints them. Prints figures, asserts nothing.
 """
 
 from __future__ import annotations
@@ -32,13 +36,14 @@ from handloop import HandLoop
 
 from nnc import pipeline
 from nnc.runtime.data import Dataset
+from nnc.runtime.threads import blas_threads, choose_threads
 from nnc.runtime.params import ParamStore
 from nnc.runtime.trainer import Trainer
 from nnc.spec import load_spec_text
 
 ROOT = Path(__file__).resolve().parent.parent
 NETS = [  # (sizes, batch, samples per run)
-    ([3072, 100, 10], 256, 256 * 40),
+    ([3072, 100, 10], 256, 256 * 100),
     ([3072, 500, 500, 10], 256, 256 * 12),
     ([64, 100, 10], 64, 64 * 600),
 ]
@@ -46,18 +51,19 @@ LR, MOMENTUM, L2 = 0.01, 0.9, 1e-4
 
 
 def spec_text(sizes: list[int], batch: int, epochs: int = 1, threads: int | None = None,
-              shuffle: bool = True) -> str:
+              shuffle: bool = True, defaults: bool = False) -> str:
+    """A spec of an MLP; ``defaults``: the checkpoint and shuffle settings left unsaid."""
     layers = []
     for units in sizes[1:-1]:
         layers += [f"  - {{op: dense, units: {units}}}", "  - relu"]
     layers.append(f"  - {{op: dense, units: {sizes[-1]}}}")
-    threads_line = f", threads: {threads}" if threads else ""
+    extra = "" if defaults else f", checkpoint_every: 0, shuffle: {str(shuffle).lower()}"
+    extra += f", threads: {threads}" if threads else ""
     return "\n".join([
         "name: bench", f"input: [{sizes[0]}]", "layers:", *layers,
         "loss: softmax_cross_entropy",
         f"train: {{epochs: {epochs}, batch_size: {batch}, optimizer: {{sgd: {{lr: {LR}, "
-        f"momentum: {MOMENTUM}}}}}, l2: {L2}, checkpoint_every: 0, "
-        f"shuffle: {str(shuffle).lower()}{threads_line}}}", ""])
+        f"momentum: {MOMENTUM}}}}}, l2: {L2}{extra}}}", ""])
 
 
 def data(sizes: list[int], n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -86,10 +92,19 @@ def run_nnc(sizes, batch, x, y, threads, shuffle=False):
         return len(x) / (time.perf_counter() - start)
 
 
-def run_nnc_shuffled(sizes, batch, x, y, threads):
-    """nnc as it trains by default: a new random order each epoch, so each minibatch is
-    gathered into the batch buffer (a copy the in-order runs do not make)."""
-    return run_nnc(sizes, batch, x, y, threads, shuffle=True)
+def run_nnc_default(sizes, batch, x, y, threads, epochs=1, text=None):
+    """nnc with default settings, as `nnc train -o OUT` runs it: a new random order each
+    epoch (each minibatch gathered into the batch buffer, a copy the in-order runs do not
+    make), checkpoints to a folder; samples/s as nnc prints them (the whole loop)."""
+    import tempfile
+
+    prepared = pipeline.prepare(load_spec_text(text or spec_text(sizes, batch, epochs,
+                                                                 defaults=True)))
+    empty = x[:0]
+    dataset = Dataset(x, y, empty, y[:0], empty, None, sizes[-1], "bench")
+    with tempfile.TemporaryDirectory() as out:
+        trained = pipeline.train(prepared, dataset=dataset, out_dir=Path(out), threads=threads)
+    return trained.result.samples_per_second
 
 
 def run_hand(sizes, batch, x, y, threads):
@@ -146,7 +161,7 @@ def available(module: str) -> bool:
 
 
 def bench_train(threads: int, rounds: int) -> dict:
-    contenders = {"nnc": run_nnc, "nnc shuffled": run_nnc_shuffled, "numpy loop": run_hand}
+    contenders = {"nnc": run_nnc, "nnc default": run_nnc_default, "numpy loop": run_hand}
     if available("sklearn"):
         contenders["sklearn"] = run_sklearn
     if available("torch"):
@@ -166,10 +181,58 @@ def bench_train(threads: int, rounds: int) -> dict:
         flops = 6 * macs(sizes)  # forward 2 x MACs, backward 4 x MACs per sample
         print(f"\ntraining {label} ({threads} threads, median of {rounds}):")
         for name, speed in median.items():
-            ratio = median["nnc"] / speed
+            ratios = "" if name.startswith("nnc") else "   " + ", ".join(
+                f"{mine}/{name} = {median[mine] / speed:.2f}x" for mine in ("nnc", "nnc default"))
             print(f"  {name:12s} {speed:12,.0f} samples/s  {speed * flops / 1e9:7.1f} GFLOP/s"
-                  + ("" if name.startswith("nnc") else f"   nnc/{name} = {ratio:.2f}x"))
+                  + ratios)
     return results
+
+
+# ---------------------------------------------------------------------- checkpoints
+
+def bench_checkpoints(threads: int, rounds: int) -> dict:
+    """Training time with default checkpointing against none at all (no output folder, no
+    fingerprint of the data), in one run: the spiral for 2000 epochs
+    (models/spiral-two-layer.yaml) and 3072-100-10 at batch 256."""
+    sizes = [3072, 100, 10]
+    cases = {
+        "spiral-two-layer, 2000 epochs": (
+            (ROOT / "models/spiral-two-layer.yaml").read_text(), ["train.epochs=2000"], None),
+        "3072-100-10, batch 256, 5 epochs": (
+            spec_text(sizes, 256, epochs=5, defaults=True), [], data(sizes, 256 * 100)),
+    }
+    results = {}
+    print(f"\ncheckpoints: training seconds, default against none ({threads} threads, "
+          f"median of {rounds}):")
+    for label, (text, overrides, arrays) in cases.items():
+        train_seconds(text, overrides, threads, arrays)  # warm up
+        default, none = [], []
+        for _ in range(rounds):
+            default.append(train_seconds(text, overrides, threads, arrays))
+            none.append(train_seconds(text, overrides, threads, arrays, checkpoints=False))
+        d, n = statistics.median(default), statistics.median(none)
+        results[label] = {"default": d, "none": n, "overhead": d / n - 1}
+        print(f"  {label:34s} default {d:7.3f} s   none {n:7.3f} s   overhead "
+              f"{100 * (d / n - 1):+.1f}%")
+    return results
+
+
+def train_seconds(text: str, overrides: list[str], threads: int, arrays=None,
+                  checkpoints: bool = True) -> float:
+    """The wall time of `nnc train`'s training step, with checkpoints to a new folder (as
+    `nnc train` runs it), or without any."""
+    import tempfile
+
+    prepared = pipeline.prepare(load_spec_text(text, overrides=overrides))
+    dataset = None
+    if arrays is not None:
+        x, y = arrays
+        dataset = Dataset(x, y, x[:0], y[:0], x[:0], None, int(y.max()) + 1, "bench")
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        pipeline.train(prepared, dataset=dataset, out_dir=Path(out) if checkpoints else None,
+                       threads=threads)
+        return time.perf_counter() - start
 
 
 # ------------------------------------------------------------------------ inference
@@ -261,6 +324,7 @@ MEMORY_PROBE = r"""
 import json, sys, numpy as np
 from nnc import pipeline
 from nnc.runtime.data import Dataset
+from nnc.runtime.threads import blas_threads, choose_threads
 from nnc.runtime.params import ParamStore
 from nnc.runtime.trainer import Trainer
 from nnc.spec import load_spec_text
@@ -306,7 +370,7 @@ def bench_memory() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parts = ["train", "infer", "startup", "memory"]
+    parts = ["train", "checkpoints", "infer", "startup", "memory"]
     parser.add_argument("parts", nargs="*", metavar="PART",
                         help=f"what to measure: {', '.join(parts)} (default: everything)")
     parser.add_argument("--threads", type=int, default=2)
@@ -321,6 +385,8 @@ def main() -> None:
     figures = {}
     if "train" in args.parts:
         figures["train"] = bench_train(args.threads, args.rounds)
+    if "checkpoints" in args.parts:
+        figures["checkpoints"] = bench_checkpoints(args.threads, args.rounds)
     if "infer" in args.parts:
         figures["infer"] = bench_infer(args.threads, args.rounds)
     if "startup" in args.parts:

@@ -46,6 +46,7 @@ NOT_RELEVANT = {("name",), ("description",), ("export",), ("train", "checkpoint_
                 ("train", "checkpoint_seconds"), ("train", "keep_checkpoints"),
                 ("train", "threads")}
 RECORD = TypeAdapter(EpochRecord)
+SAMPLED_ROWS = 2048  # feature rows of each set in the data's digest
 
 
 class Fingerprint(BaseModel):
@@ -90,11 +91,20 @@ def fingerprint(spec: Spec, data: Dataset, threads: int) -> dict[str, Any]:
     schedule = spec.train.lr_schedule
     if schedule is None or schedule.chosen[0] != "cosine":  # only cosine depends on epochs
         fields["train"].pop("epochs")
+    return {"spec": fields, "data": data_digest(data), "threads": threads}
+
+
+def data_digest(data: Dataset) -> str:
+    """A digest of the training and validation samples: their shapes, every label or
+    target, and up to SAMPLED_ROWS rows of features spread over each set. Hashing every
+    feature would cost a fair part of an epoch for a small network on large data."""
     digest = hashlib.blake2b(digest_size=16)
     for array in (data.x_train, data.y_train, data.x_val, data.y_val):
         digest.update(str((array.dtype.str, array.shape)).encode())
-        digest.update(np.ascontiguousarray(array))
-    return {"spec": fields, "data": digest.hexdigest(), "threads": threads}
+        rows = array if array.ndim == 1 or len(array) <= SAMPLED_ROWS else \
+            array[np.linspace(0, len(array) - 1, SAMPLED_ROWS).astype(np.int64)]
+        digest.update(np.ascontiguousarray(rows))
+    return digest.hexdigest()
 
 
 def changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
