@@ -74,6 +74,7 @@ def kill_while_writing_a_checkpoint(proc: subprocess.Popen, folder: Path, limit:
     return False
 
 
+@pytest.mark.slow
 def test_sigkill_at_any_moment_then_resume_is_bit_identical(spec, uninterrupted, tmp_path):
     out, folder = tmp_path / "out", tmp_path / "out" / "checkpoints"
     rng = random.Random(0)
@@ -104,6 +105,7 @@ def test_sigkill_at_any_moment_then_resume_is_bit_identical(spec, uninterrupted,
     assert len([n for n in os.listdir(folder) if n.startswith("ckpt-")]) <= 2  # keep the last 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupt_checkpoints_and_resume_completes(spec, uninterrupted, tmp_path, signum, code):
     # 1000 epochs: the run cannot end before the signal; the resumed run asks for the 12

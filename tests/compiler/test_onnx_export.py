@@ -69,7 +69,9 @@ def test_preprocessing_is_part_of_the_model() -> None:
     assert_parity(plan, random_params(plan, np.float32), preprocess=(shift, scale))
 
 
-@pytest.mark.parametrize("path", sorted(MODELS.glob("*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [
+    pytest.param(p, marks=pytest.mark.slow) if p.stem == "modern-96m" else p
+    for p in sorted(MODELS.glob("*.yaml"))], ids=lambda p: p.stem)
 def test_every_example(path) -> None:
     prepared = pipeline.prepare(path)
     store = ParamStore(prepared.plan).initialize(1)

@@ -360,6 +360,7 @@ def test_random_overrides(path: Path, parts: list[tuple[list[str], str, str]]) -
     run_pipeline(path.read_text(), fmt, overrides)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", [chain_specs(), graph_specs()], ids=["chain", "graph"])
 def test_random_valid_networks_compile(strategy: st.SearchStrategy) -> None:
     @FUZZ
