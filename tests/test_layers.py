@@ -70,3 +70,13 @@ def test_the_rule_catches_an_upward_import(tmp_path: Path) -> None:
     bad.write_text("def f():\n    from nnc.runtime.trainer import Trainer\n")
     assert [layer_of_module(m) for _, m in imported_modules(bad)] == ["runtime"]
     assert layer_of_module("nnc.pipeline") == "app" and layer_of_module("nnc") == "app"
+
+
+def test_the_type_checkers_view_of_the_package_is_complete() -> None:
+    """tools/mypy/nnc mirrors the installed package: every module of app/ and every stage."""
+    view = ROOT / "tools" / "mypy" / "nnc"
+    expected = {p.name for p in (ROOT / "app").glob("*.py")} | {f for f in LAYERS if f != "app"}
+    assert {p.name for p in view.iterdir()} == expected
+    for link in view.iterdir():
+        source = ROOT / ("app/" + link.name if link.suffix == ".py" else link.name)
+        assert link.is_symlink() and link.resolve() == source.resolve(), link
