@@ -93,7 +93,7 @@ def fingerprint(spec: Spec, data: Dataset, threads: int) -> dict[str, Any]:
     digest = hashlib.blake2b(digest_size=16)
     for array in (data.x_train, data.y_train, data.x_val, data.y_val):
         digest.update(str((array.dtype.str, array.shape)).encode())
-        digest.update(np.ascontiguousarray(array))
+        digest.update(np.ascontiguousarray(array))  # type: ignore[arg-type]  # see digest()
     return {"spec": fields, "data": digest.hexdigest(), "threads": threads}
 
 
@@ -164,8 +164,9 @@ class CheckpointStore:
         """Checkpoint files, oldest first."""
         if not self.folder.is_dir():
             return []
-        found = [p for p in self.folder.iterdir() if NAME.match(p.name)]
-        return sorted(found, key=lambda p: tuple(map(int, NAME.match(p.name).groups())))
+        found = [(tuple(map(int, m.groups())), p) for p in self.folder.iterdir()
+                 if (m := NAME.match(p.name))]
+        return [p for _, p in sorted(found, key=lambda found: found[0])]
 
     def clear(self) -> None:
         """Remove every checkpoint and journal (a complete run without checkpoints)."""
@@ -233,7 +234,7 @@ class CheckpointStore:
     def latest(self) -> tuple[Checkpoint | None, list[str]]:
         """The newest checkpoint that reads back intact, and a note per one skipped."""
         self._remove_temporaries()
-        skipped = []
+        skipped: list[str] = []
         for path in reversed(self.files()):
             try:
                 return read_checkpoint(path), skipped
@@ -336,5 +337,6 @@ def digest(arrays: dict[str, np.ndarray]) -> str:
     for name in sorted(arrays):
         array = np.ascontiguousarray(arrays[name])
         digest.update(f"{name}:{array.dtype.str}:{array.shape};".encode())
-        digest.update(array)
+        # an ndarray has the buffer protocol; numpy declares __buffer__ for Python 3.12+ only
+        digest.update(array)  # type: ignore[arg-type]
     return digest.hexdigest()
