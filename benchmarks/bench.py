@@ -33,6 +33,7 @@ from handloop import HandLoop
 from nnc import pipeline
 from nnc.runtime.data import Dataset
 from nnc.runtime.params import ParamStore
+from nnc.runtime.threads import blas_threads, choose_threads
 from nnc.runtime.trainer import Trainer
 from nnc.spec import load_spec_text
 
