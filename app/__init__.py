@@ -6,7 +6,7 @@ re-exported here lazily, so that ``nnc --help`` does not pay for importing it.
 
 from typing import Any
 
-from nnc.base.version import __version__
+from nnc.base.version import __version__ as __version__  # re-exported
 
 _API = ("load", "compile", "summarize", "train", "export", "predict")
 

@@ -15,7 +15,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import click
 
@@ -68,12 +68,19 @@ class NncGroup(click.Group):
 
 # ------------------------------------------------------------------ shared options
 
-class ByteSize(click.ParamType):
+if TYPE_CHECKING:
+    _IntParamType = click.ParamType[int]
+else:
+    _IntParamType = click.ParamType  # generic only from click 8.4 on; 8.1 is allowed
+
+
+class ByteSize(_IntParamType):
     """A size like 512M, 8GiB, 1.5GB or a plain number of bytes."""
 
     name = "size"
-    _UNITS = {"": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4,
-              "ki": 1024, "mi": 1024**2, "gi": 1024**3, "ti": 1024**4}
+    _UNITS: ClassVar[dict[str, int]] = {
+        "": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4,
+        "ki": 1024, "mi": 1024**2, "gi": 1024**3, "ti": 1024**4}
 
     def convert(self, value: Any, param: Any, ctx: Any) -> int:
         if isinstance(value, int):
@@ -223,7 +230,8 @@ def train(spec: Path, overrides: tuple[str, ...], max_memory: int | None, out_di
 
     prepared = pipeline.prepare(spec, overrides, max_memory=max_memory)
     out = pipeline.output_folder(out_dir, prepared)
-    progress = TerminalProgress(prepared.spec_file.spec.train.epochs, enabled=False if quiet else None)
+    progress = TerminalProgress(prepared.spec_file.spec.train.epochs,
+                                enabled=False if quiet else None)
     report = _run_training("train", spec, overrides, out, threads, lambda stop: pipeline.train_to(
         prepared, out, progress, threads, resume=resume, force=force, should_stop=stop))
     for line in _train_summary(report):
@@ -246,7 +254,8 @@ def build(spec: Path, overrides: tuple[str, ...], max_memory: int | None, out_di
     prepared = pipeline.prepare(spec, overrides, max_memory=max_memory)
     out = pipeline.output_folder(out_dir, prepared)
     click.echo(sizing_table(prepared.sizing))
-    progress = TerminalProgress(prepared.spec_file.spec.train.epochs, enabled=False if quiet else None)
+    progress = TerminalProgress(prepared.spec_file.spec.train.epochs,
+                                enabled=False if quiet else None)
     report = _run_training("build", spec, overrides, out, threads, lambda stop: pipeline.build(
         prepared, out, progress, threads, resume=resume, force=force, should_stop=stop))
     for line in _train_summary(report):

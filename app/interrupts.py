@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from types import FrameType
 from typing import Any
@@ -27,10 +28,8 @@ class StopOnSignal:
 
     def __enter__(self) -> "StopOnSignal":
         for s in self.SIGNALS:
-            try:
+            with contextlib.suppress(ValueError):  # not the main thread: signals stay as they are
                 self.previous[s] = signal.signal(s, self.handle)
-            except ValueError:  # not the main thread: signals stay as they are
-                pass
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from nnc.runtime.params import ParamStore
     from nnc.runtime.parity import Parity
     from nnc.runtime.trainer import TrainResult
+    from nnc.spec.sections import DataSpec
 
 Memory = Literal["machine", "available", "none"]
 SpecLike = str | os.PathLike[str] | SpecFile
@@ -238,7 +239,8 @@ def train(prepared: Prepared, callback: Any = None, threads: int | None = None,
                                           "`loss: softmax_cross_entropy` to train"))
     graph = prepared.graph
     if dataset is None:
-        dataset = load_data(spec.data, base_dir=spec_file.base_dir,
+        data = cast("DataSpec", spec.data)  # given: without data or a dataset, returned above
+        dataset = load_data(data, base_dir=spec_file.base_dir,
                             features=math.prod(graph.input_shape),
                             outputs=math.prod(graph.output_shape), loss=spec.loss,
                             seed=spec.train.seed, spec_file=str(spec_file.source.file))

@@ -86,7 +86,7 @@ class Interrupted(NncError):
 
         self.signal, self.where = signal, where
         self.exit_code = 128 + signal
-        name = signals.Signals(signal).name if signal in iter(signals.Signals) else str(signal)
+        name = signals.Signals(signal).name if signal in list(signals.Signals) else str(signal)
         super().__init__(f"interrupted by {name} {where}")
 
 

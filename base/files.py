@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import tempfile
@@ -12,7 +13,7 @@ from typing import IO, BinaryIO
 from nnc.base.errors import DataError, NncError
 
 
-def require_file(path: str | os.PathLike, kind: str, error: type[NncError] = DataError,
+def require_file(path: str | os.PathLike[str], kind: str, error: type[NncError] = DataError,
                  missing: str = "no such file") -> None:
     """Raise ``error`` naming ``path`` unless it is an existing regular file: not missing, a
     directory, a device or a pipe (which could be read forever), e.g. ``kind`` "an ONNX file"."""
@@ -33,7 +34,7 @@ def require_file(path: str | os.PathLike, kind: str, error: type[NncError] = Dat
 MISSING = "no such file (relative paths are relative to the spec's folder)"
 
 
-def os_error(path: str | os.PathLike, error: OSError,
+def os_error(path: str | os.PathLike[str], error: OSError,
              error_type: type[NncError] = DataError) -> NncError:
     """The one-line error for an OSError met while reading ``path``."""
     if isinstance(error, PermissionError):
@@ -45,7 +46,7 @@ def os_error(path: str | os.PathLike, error: OSError,
     return error_type(f"cannot read: {error.strerror or error}", file=str(path))
 
 
-def kind_of(path: str | os.PathLike) -> str | None:
+def kind_of(path: str | os.PathLike[str]) -> str | None:
     """"dir", "file" (anything else that exists) or None (missing); other OSErrors, like a
     folder on the way that may not be searched, are DataErrors."""
     try:
@@ -56,7 +57,7 @@ def kind_of(path: str | os.PathLike) -> str | None:
         raise os_error(path, e) from None
 
 
-def open_for_reading(path: str | os.PathLike, kind: str, missing: str = MISSING) -> IO[bytes]:
+def open_for_reading(path: str | os.PathLike[str], kind: str, missing: str = MISSING) -> IO[bytes]:
     """A user's file opened for reading (binary), after the checks of ``require_file``;
     every failure a DataError naming it."""
     require_file(path, kind, missing=missing)
@@ -66,7 +67,7 @@ def open_for_reading(path: str | os.PathLike, kind: str, missing: str = MISSING)
         raise os_error(path, e) from None
 
 
-def read_bytes(path: str | os.PathLike, max_bytes: int, kind: str,
+def read_bytes(path: str | os.PathLike[str], max_bytes: int, kind: str,
                error: type[NncError] = DataError) -> bytes:
     """The contents of the regular file at ``path`` (``kind``, e.g. "an ONNX file"), or
     ``error`` naming the file: missing, not a regular file, unreadable, over ``max_bytes``."""
@@ -83,7 +84,7 @@ def read_bytes(path: str | os.PathLike, max_bytes: int, kind: str,
     return data
 
 
-def make_dir(path: str | os.PathLike) -> Path:
+def make_dir(path: str | os.PathLike[str]) -> Path:
     """Create the folder ``path`` (and its parents) for outputs; DataError if impossible."""
     path = Path(path)
     if path.exists() and not path.is_dir():
@@ -97,7 +98,7 @@ def make_dir(path: str | os.PathLike) -> Path:
     return path
 
 
-def write_atomic(path: str | os.PathLike, data: bytes | Callable[[BinaryIO], None]) -> None:
+def write_atomic(path: str | os.PathLike[str], data: bytes | Callable[[BinaryIO], None]) -> None:
     """Write ``data`` (bytes, or a function writing to a binary file) to a temporary file
     beside ``path``, fsync it, then rename it over ``path``: readers see the old file or
     the whole new one, never a part."""
@@ -120,10 +121,8 @@ def write_atomic(path: str | os.PathLike, data: bytes | Callable[[BinaryIO], Non
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
         os.replace(tmp, path)
     except BaseException as e:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         if isinstance(e, OSError):  # a full disk, a read-only folder, ...
             raise DataError(f"cannot write: {e.strerror or e}", file=str(path)) from None
         raise

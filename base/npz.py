@@ -74,6 +74,8 @@ def _member(npz: np.lib.npyio.NpzFile, name: str, path: Path, what: str) -> np.n
 
 def _object_dtype(npz: np.lib.npyio.NpzFile, name: str) -> bool:
     """Whether the member's header declares dtype object (read without loading it)."""
+    if npz.zip is None:  # closed: no header to read
+        return False
     try:
         with npz.zip.open(f"{name}.npy") as member:
             version = np.lib.format.read_magic(member)

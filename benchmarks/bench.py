@@ -20,6 +20,7 @@ training loop, as nnc prints them. Prints figures, asserts nothing.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -36,8 +37,8 @@ from handloop import HandLoop
 
 from nnc import pipeline
 from nnc.runtime.data import Dataset
-from nnc.runtime.threads import blas_threads, choose_threads
 from nnc.runtime.params import ParamStore
+from nnc.runtime.threads import blas_threads, choose_threads
 from nnc.runtime.trainer import Trainer
 from nnc.spec import load_spec_text
 
@@ -73,7 +74,7 @@ def data(sizes: list[int], n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def macs(sizes: list[int]) -> int:
-    return sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    return sum(a * b for a, b in itertools.pairwise(sizes))
 
 
 # ----------------------------------------------------------------------- contenders
@@ -137,7 +138,7 @@ def run_torch(sizes, batch, x, y, threads):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     layers = []
-    for a, b in zip(sizes[:-2], sizes[1:-1]):
+    for a, b in itertools.pairwise(sizes[:-1]):
         layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
     model = torch.nn.Sequential(*layers, torch.nn.Linear(sizes[-2], sizes[-1]))
     optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=L2)
@@ -305,11 +306,11 @@ def bench_startup(rounds: int) -> dict:
             subprocess.run([sys.executable, "-m", "nnc.cli", *args], check=True,
                            capture_output=True)
             times.append(time.perf_counter() - start)
-        probe = ("import sys, runpy; sys.argv = ['nnc', *%r]\n"
+        probe = (f"import sys, runpy; sys.argv = ['nnc', *{args!r}]\n"
                  "try:\n    runpy.run_module('nnc.cli', run_name='__main__')\n"
                  "except SystemExit:\n    pass\n"
                  "heavy = sorted(m for m in ('onnx', 'onnxruntime', 'sklearn', 'torch') "
-                 "if m in sys.modules)\nprint(','.join(heavy), file=sys.stderr)" % (args,))
+                 "if m in sys.modules)\nprint(','.join(heavy), file=sys.stderr)")
         heavy = subprocess.run([sys.executable, "-c", probe], capture_output=True,
                                text=True).stderr.strip().splitlines()[-1:]
         results[name] = statistics.median(times)
@@ -324,7 +325,6 @@ MEMORY_PROBE = r"""
 import json, sys, numpy as np
 from nnc import pipeline
 from nnc.runtime.data import Dataset
-from nnc.runtime.threads import blas_threads, choose_threads
 from nnc.runtime.params import ParamStore
 from nnc.runtime.trainer import Trainer
 from nnc.spec import load_spec_text

@@ -9,6 +9,8 @@ gradients are GEMVs.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 
@@ -16,7 +18,7 @@ class HandLoop:
     def __init__(self, sizes: list[int], batch: int, lr: float = 0.01, momentum: float = 0.9,
                  l2: float = 1e-4, seed: int = 0):
         rng = np.random.default_rng(seed)
-        shapes = [(o, i) for i, o in zip(sizes[:-1], sizes[1:])]
+        shapes = [(o, i) for i, o in itertools.pairwise(sizes)]
         n_w = sum(o * i for o, i in shapes)
         n = n_w + sum(o for o, _ in shapes)
         self.p, self.g, self.v = (np.zeros(n, np.float32) for _ in range(3))

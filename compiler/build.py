@@ -9,14 +9,15 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from nnc.base.errors import CompileError, Problem
 from nnc.base.losses import LOSSES
 from nnc.compiler.ir import Graph, Node, Param, Shape
 from nnc.compiler.ops import OP_RULES, ShapeError
-from nnc.spec import OP_SPECS, OpSpec, Spec, SpecFile, parse_init
+from nnc.spec import OP_SPECS, GraphSpec, OpSpec, Spec, SpecFile, parse_init
 from nnc.spec.diagnostics import did_you_mean
+from nnc.spec.ops import JoinOp, UnaryOp
 
 SEQUENTIAL_INPUT = "input"
 
@@ -31,7 +32,8 @@ class _Draft:
 
 class _Errors:
     def __init__(self, spec_file: SpecFile | None):
-        self.spec_file, self.problems = spec_file, []
+        self.spec_file = spec_file
+        self.problems: list[Problem] = []
 
     def add(self, origin: tuple[Any, ...], message: str) -> None:
         if self.spec_file is not None:
@@ -49,12 +51,13 @@ def compile_spec(spec: Spec | SpecFile) -> Graph:
     spec_file = spec if isinstance(spec, SpecFile) else None
     spec = spec.spec if isinstance(spec, SpecFile) else spec
     errors = _Errors(spec_file)
+    output_origin: tuple[Any, ...]
     if spec.graph is not None:
         (input_name, input_shape), = spec.graph.inputs.items()
-        drafts = _graph_drafts(spec, errors)
+        drafts = _graph_drafts(spec.graph, errors)
         output, output_origin = spec.graph.output, ("graph", "output")
-    else:
-        input_name, input_shape = SEQUENTIAL_INPUT, tuple(spec.input)
+    else:  # a chain: the spec's validator made sure it has input and layers
+        input_name, input_shape = SEQUENTIAL_INPUT, cast(list[int], spec.input)
         drafts = _chain_drafts(spec, errors)
         output, output_origin = drafts[-1].name if drafts else "", ("layers",)
     errors.raise_if_any()
@@ -76,10 +79,11 @@ def compile_spec(spec: Spec | SpecFile) -> Graph:
 
 
 def _chain_drafts(spec: Spec, errors: _Errors) -> list[_Draft]:
-    taken = {layer.name for layer in spec.layers if layer.name}
+    layers = cast(list[OpSpec], spec.layers)  # a chain has layers (the spec's validator)
+    taken = {layer.name for layer in layers if layer.name}
     counters: dict[str, int] = {}
     drafts, previous = [], SEQUENTIAL_INPUT
-    for i, attrs in enumerate(spec.layers):
+    for i, attrs in enumerate(layers):
         origin = ("layers", i)
         if attrs.arity == "many":
             errors.add(origin, f"{attrs.op} joins several nodes; write the network in the "
@@ -97,18 +101,19 @@ def _chain_drafts(spec: Spec, errors: _Errors) -> list[_Draft]:
     return drafts
 
 
-def _graph_drafts(spec: Spec, errors: _Errors) -> list[_Draft]:
+def _graph_drafts(graph: GraphSpec, errors: _Errors) -> list[_Draft]:
     drafts = []
-    for i, attrs in enumerate(spec.graph.nodes):
+    for i, attrs in enumerate(graph.nodes):
         origin = ("graph", "nodes", i)
         if attrs.name is None:
             errors.add(origin, f"every graph node needs a `name` (this {attrs.op} has none)")
         if attrs.arity == "many":
-            inputs = tuple(attrs.inputs or ())
+            inputs = tuple(cast(JoinOp, attrs).inputs or ())
             if not inputs:
                 errors.add(origin, f"{attrs.op} needs `inputs: [a, b, ...]` (two or more)")
         else:
-            inputs = (attrs.input,) if attrs.input else ()
+            read = cast(UnaryOp, attrs).input
+            inputs = (read,) if read else ()
             if not inputs:
                 errors.add(origin, f"{attrs.op} needs `input: NAME` (a node or the graph input)")
         drafts.append(_Draft(attrs.name or f"#{i}", attrs, inputs, origin))
@@ -164,7 +169,9 @@ def _topological(drafts: list[_Draft], input_name: str, errors: _Errors) -> list
 
 def _find_cycle(waiting: dict[str, set[str]]) -> list[str]:
     """One cycle among the nodes left by Kahn's algorithm (each still waits on one of them)."""
-    node, path, seen = min(waiting), [], {}
+    node = min(waiting)
+    path: list[str] = []
+    seen: dict[str, int] = {}
     while node not in seen:
         seen[node] = len(path)
         path.append(node)
@@ -193,8 +200,8 @@ def _typed_nodes(ordered: list[_Draft], input_name: str, input_shape: Shape,
             consumers.setdefault(r, []).append(d)
     nodes = []
     for d in ordered:
-        in_shapes = [shapes[r] for r in d.inputs]
-        if any(s is None for s in in_shapes):
+        in_shapes = [s for r in d.inputs if (s := shapes[r]) is not None]
+        if len(in_shapes) < len(d.inputs):
             shapes[d.name] = None  # an input already failed; do not pile on
             continue
         rule = OP_RULES[d.attrs.op]

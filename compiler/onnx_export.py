@@ -85,7 +85,8 @@ class OnnxBuilder:
 
 
 def export_onnx(graph: Graph, weights: Mapping[str, np.ndarray], *, opset: int = 17,
-                probabilities: bool = False, preprocess: tuple[np.ndarray, np.ndarray] | None = None,
+                probabilities: bool = False,
+                preprocess: tuple[np.ndarray, np.ndarray] | None = None,
                 metadata: Mapping[str, Any] | None = None, intermediates: bool = False
                 ) -> onnx.ModelProto:
     """The ONNX model of ``graph`` with ``weights`` (name -> array).

@@ -100,10 +100,10 @@ def lower_to_plan(graph: Graph, fuse: bool = True) -> Plan:
                 fused_into[act.name] = dataclasses.replace(node, activation=act.attrs)
     skipped = {n.name for n in fused_into.values()}
     renamed = {dense.name: act for act, dense in fused_into.items()}
-    for node in graph.nodes:
-        if node.name in skipped:
+    for original in graph.nodes:
+        if original.name in skipped:
             continue
-        node = fused_into.get(node.name, node)
+        node = fused_into.get(original.name, original)
         output = renamed.get(node.name, node.name)
         inputs = node.inputs
         needs_dx = tuple(i in graph.needs_grad for i in inputs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from nnc.base.buffers import FLOAT_BYTES, Buffer, total_bytes
 from nnc.base.errors import CompileError
@@ -43,7 +44,7 @@ class NodeSize:
     shape: tuple[int, ...]
     counts: Counts
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "op": self.op, "output_shape": list(self.shape),
                 **self.counts.to_dict()}
 
@@ -75,7 +76,7 @@ class SizingReport:
     totals: Counts
     memory: Memory
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "input_shape": list(self.input_shape),
                 "totals": self.totals.to_dict(), "nodes": [n.to_dict() for n in self.nodes],
                 "memory": self.memory.to_dict()}

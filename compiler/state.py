@@ -14,7 +14,7 @@ CHUNK = 1 << 16  # elements of the optimizer's scratch (y += a*x in place, by ch
 def optimizer_state(train: TrainSpec, n_params: int) -> list[Buffer]:
     """The optimizer's buffers for ``n_params`` parameters: SGD keeps a velocity when it
     has momentum, and a bounded scratch for L2 and Nesterov's look-ahead."""
-    kind, sgd = train.optimizer.chosen
+    _, sgd = train.optimizer.chosen
     out = []
     if sgd.momentum > 0:
         out.append(Buffer("velocity", (n_params,), per_sample=False))

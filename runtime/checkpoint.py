@@ -103,7 +103,7 @@ def data_digest(data: Dataset) -> str:
         digest.update(str((array.dtype.str, array.shape)).encode())
         rows = array if array.ndim == 1 or len(array) <= SAMPLED_ROWS else \
             array[np.linspace(0, len(array) - 1, SAMPLED_ROWS).astype(np.int64)]
-        digest.update(np.ascontiguousarray(rows))
+        digest.update(np.ascontiguousarray(rows))  # type: ignore[arg-type]  # see digest()
     return digest.hexdigest()
 
 
@@ -174,8 +174,9 @@ class CheckpointStore:
         """Checkpoint files, oldest first."""
         if not self.folder.is_dir():
             return []
-        found = [p for p in self.folder.iterdir() if NAME.match(p.name)]
-        return sorted(found, key=lambda p: tuple(map(int, NAME.match(p.name).groups())))
+        found = [(tuple(map(int, m.groups())), p) for p in self.folder.iterdir()
+                 if (m := NAME.match(p.name))]
+        return [p for _, p in sorted(found, key=lambda found: found[0])]
 
     def clear(self) -> None:
         """Remove every checkpoint and journal (a complete run without checkpoints)."""
@@ -243,7 +244,7 @@ class CheckpointStore:
     def latest(self) -> tuple[Checkpoint | None, list[str]]:
         """The newest checkpoint that reads back intact, and a note per one skipped."""
         self._remove_temporaries()
-        skipped = []
+        skipped: list[str] = []
         for path in reversed(self.files()):
             try:
                 return read_checkpoint(path), skipped
@@ -346,5 +347,6 @@ def digest(arrays: dict[str, np.ndarray]) -> str:
     for name in sorted(arrays):
         array = np.ascontiguousarray(arrays[name])
         digest.update(f"{name}:{array.dtype.str}:{array.shape};".encode())
-        digest.update(array)
+        # an ndarray has the buffer protocol; numpy declares __buffer__ for Python 3.12+ only
+        digest.update(array)  # type: ignore[arg-type]
     return digest.hexdigest()

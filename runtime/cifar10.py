@@ -14,7 +14,9 @@ from __future__ import annotations
 import os
 import pickle
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -29,11 +31,12 @@ EXPECTED = "data_batch_1 .. data_batch_5, test_batch and batches.meta"
 BATCH = re.compile(r"data_batch_([1-9][0-9]*)")
 
 
-def _reconstruct_function() -> object:
+def _reconstruct_function() -> Callable[..., object]:
     try:
         from numpy._core.multiarray import _reconstruct  # NumPy >= 2
     except ImportError:  # pragma: no cover - NumPy 1.x
-        from numpy.core.multiarray import _reconstruct
+        from numpy.core.multiarray import _reconstruct as numpy1_reconstruct  # untyped
+        return cast(Callable[..., object], numpy1_reconstruct)
     return _reconstruct
 
 
@@ -44,7 +47,7 @@ def _reconstruct_empty(subtype: object, shape: object, dtype: object) -> np.ndar
     if subtype is not np.ndarray or shape != (0,):
         raise pickle.UnpicklingError(f"numpy _reconstruct({getattr(subtype, '__name__', '?')}, "
                                      f"{str(shape)[:40]}) is not how an array is pickled")
-    return _reconstruct_function()(subtype, shape, dtype)
+    return cast(np.ndarray, _reconstruct_function()(subtype, shape, dtype))
 
 
 # (module, name) -> object: all a pickled NumPy array needs, under its NumPy 1 and 2 names.
@@ -135,14 +138,14 @@ def batch_files(folder: Path) -> list[Path]:
         names = sorted(os.listdir(folder))
     except OSError as e:
         raise os_error(folder, e) from None
-    found = {int(m.group(1)): folder / n for n in names if (m := BATCH.fullmatch(n))}
-    if not found:
+    numbered = {int(m.group(1)): folder / n for n in names if (m := BATCH.fullmatch(n))}
+    if not numbered:
         inner = folder / "cifar-10-batches-py"
         hint = f"; did you mean {inner}?" if kind_of(inner) == "dir" else ""
         listing = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "") or "nothing"
         raise DataError(f"no CIFAR-10 training batch: expected {EXPECTED}{hint} "
                         f"(the folder holds: {listing})", file=str(folder))
-    return [found[k] for k in sorted(found)]
+    return [numbered[k] for k in sorted(numbered)]
 
 
 def check_meta(path: Path) -> None:
@@ -206,6 +209,6 @@ def _labels(labels: object, rows: int, path: Path) -> np.ndarray:
     return np.asarray(labels, dtype=np.int64)
 
 
-def _entry(d: dict, key: str) -> object:
+def _entry(d: dict[Any, Any], key: str) -> object:
     """``d[b'key']`` as Python 2 wrote it, or ``d['key']`` from a file re-pickled by Python 3."""
     return d.get(key.encode(), d.get(key))

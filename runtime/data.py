@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -103,8 +104,8 @@ def from_arrays(x: np.ndarray, y: np.ndarray, x_val: np.ndarray | None = None,
     with the same checks, split and preprocessing as a data file."""
     if (x_val is None) != (y_val is None):
         raise DataError("give both x_val and y_val, or neither", file="<arrays>")
-    for name, a in (("x", x), ("y", y), ("x_val", x_val), ("y_val", y_val)):
-        a = np.asarray(a) if a is not None else None
+    for name, given in (("x", x), ("y", y), ("x_val", x_val), ("y_val", y_val)):
+        a = np.asarray(given) if given is not None else None
         if a is not None and (a.ndim == 0 or a.dtype.kind not in "fiub"):
             raise DataError(f"{name} must be an array of numbers with one row per sample "
                             f"(got {a.dtype}, shape {list(a.shape)})", file="<arrays>")
@@ -121,7 +122,8 @@ def make_dataset(raw: Raw, *, features: int, outputs: int, loss: str, seed: int,
     classes = check_network(raw, features, outputs, loss, spec_file)
     x, y = check_samples(raw, raw.x, raw.y, "x", "y", loss, outputs)
     if raw.x_val is not None:
-        x_val, y_val = check_samples(raw, raw.x_val, raw.y_val, "x_val", "y_val", loss, outputs)
+        given_y_val = cast(np.ndarray, raw.y_val)  # a source gives both or neither
+        x_val, y_val = check_samples(raw, raw.x_val, given_y_val, "x_val", "y_val", loss, outputs)
         x_train, x_val_raw = as_float(x), as_float(x_val)
     else:
         train, val = split(len(y), val_split, y if classes else None, seed)
@@ -190,7 +192,8 @@ def targets(y: np.ndarray, origin: Origin, part: str, outputs: int, noun: str) -
 
 # ------------------------------------------------------------------- split, fit
 
-def split(n: int, fraction: float, y: np.ndarray | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split(n: int, fraction: float, y: np.ndarray | None,
+          seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices (train, val), each sorted, with about ``fraction`` of the n samples in val.
 
     Stratified when class labels ``y`` [n] are given: each class gives its share, and keeps at
@@ -215,7 +218,7 @@ def split(n: int, fraction: float, y: np.ndarray | None, seed: int) -> tuple[np.
 def _shares(want: np.ndarray, counts: np.ndarray, total: int) -> np.ndarray:
     """Integers close to ``want`` (largest remainders first) summing to at most ``total``,
     each below its class count."""
-    share = np.floor(want).astype(np.int64)
+    share: np.ndarray = np.floor(want).astype(np.int64)
     for c in np.argsort(-(want - share), kind="stable"):
         if share.sum() >= total:
             break

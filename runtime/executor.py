@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from nnc.compiler.plan import Plan
@@ -38,7 +40,8 @@ class Executor:
                        for k, s in zip(self.kernels, plan.steps)]
         self.sums = {self.index[name]: own[f"sum:{name}"] for name in plan.accumulated
                      if f"sum:{name}" in own}
-        self.values: list[np.ndarray | None] = [None] * len(names)
+        # each value is set by a forward pass before a step reads it (None until then)
+        self.values = cast(list[np.ndarray], [None] * len(names))
         self.grads: list[np.ndarray | None] = [None] * len(names)
 
     def set_rng(self, rng: np.random.Generator) -> None:
@@ -63,18 +66,22 @@ class Executor:
             grads[i] = None
         grads[-1] = dscores
         for kernel, inputs, output, needs_dx in reversed(self.wiring):
-            dxs = kernel.backward(grads[output])
+            # dout is None only for a step no gradient reaches, which reads it not (nothing
+            # before it needs one); the gradient of a needed input is never None
+            dxs = cast("list[np.ndarray]", kernel.backward(cast(np.ndarray, grads[output])))
             for i, dx, needed in zip(inputs, dxs, needs_dx):
                 if not needed:
                     continue
                 if i not in sums:
                     grads[i] = dx
-                elif grads[i] is None:
-                    grads[i] = sums[i][:len(dx)]
-                    np.copyto(grads[i], dx)
+                    continue
+                summed = grads[i]
+                if summed is None:
+                    grads[i] = summed = sums[i][:len(dx)]
+                    np.copyto(summed, dx)
                 else:
-                    grads[i] += dx
-        return self.grad
+                    summed += dx
+        return cast(np.ndarray, self.grad)  # a training executor's
 
     def value(self, name: str) -> np.ndarray | None:
         """The output of a step in the last forward pass (for locating ONNX disagreements)."""

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 MAX_ONNX_BYTES = 2 << 30  # protobuf's own limit
 
 
-def read_model(path: str | os.PathLike) -> onnx.ModelProto:
+def read_model(path: str | os.PathLike[str]) -> onnx.ModelProto:
     """Load and check an .onnx file; any problem is a DataError naming the file."""
     path = Path(path)
     data = read_bytes(path, MAX_ONNX_BYTES, "an ONNX file")

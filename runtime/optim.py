@@ -7,12 +7,20 @@ buffers the optimizer declares (``nnc.compiler.state.optimizer_state``).
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import numpy as np
 
 from nnc.compiler.state import optimizer_state
 from nnc.runtime.kernels.base import Arena
-from nnc.spec.sections import LrSchedule, TrainSpec
+from nnc.spec.sections import (
+    CosineSchedule,
+    ExponentialSchedule,
+    LrSchedule,
+    Sgd,
+    StepSchedule,
+    TrainSpec,
+)
 
 
 def axpy(y: np.ndarray, a: float, x: np.ndarray, scratch: np.ndarray) -> None:
@@ -40,13 +48,13 @@ class SGD:
 
     def __init__(self, params: np.ndarray, grads: np.ndarray, n_weights: int, train: TrainSpec,
                  state: dict[str, np.ndarray]):
-        sgd = train.optimizer.sgd
+        sgd = cast(Sgd, train.optimizer.sgd)  # the one choice, so the one given
         self.params, self.grads, self.n_weights = params, grads, n_weights
         self.momentum, self.nesterov = sgd.momentum, sgd.nesterov
         self.l2, self.clip = train.l2, train.clip_grad_norm
         self.state = state
         self.velocity = state.get("velocity")
-        self.scratch = state.get("scratch")
+        self.scratch = cast(np.ndarray, state.get("scratch"))  # there for L2 and Nesterov
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """The state a resumed run needs (the scratch is not state)."""
@@ -109,7 +117,9 @@ def lr_at(base_lr: float, schedule: LrSchedule | None, epoch: int, epochs: int) 
         return base_lr
     kind, s = schedule.chosen
     if kind == "step":
-        return base_lr * s.gamma ** (epoch // s.step_size)
+        step = cast(StepSchedule, s)
+        return base_lr * step.gamma ** (epoch // step.step_size)
     if kind == "exponential":
-        return base_lr * s.gamma ** epoch
-    return s.min_lr + (base_lr - s.min_lr) * (1 + math.cos(math.pi * epoch / max(epochs, 1))) / 2
+        return base_lr * cast(ExponentialSchedule, s).gamma ** epoch
+    min_lr = cast(CosineSchedule, s).min_lr
+    return min_lr + (base_lr - min_lr) * (1 + math.cos(math.pi * epoch / max(epochs, 1))) / 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from nnc.compiler.plan import Plan
 
@@ -13,7 +14,7 @@ DRAW_CHUNK = 1 << 16  # normals drawn at a time (float64): no temporary the size
 class ParamStore:
     """All parameters of a plan: ``data`` flat, weights first; ``views[name]`` shaped."""
 
-    def __init__(self, plan: Plan, dtype: np.dtype = np.float32):
+    def __init__(self, plan: Plan, dtype: DTypeLike = np.float32):
         self.plan = plan
         self.data = np.zeros(plan.n_params, dtype=dtype)
         self.views = self._views(self.data)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import onnx
@@ -32,7 +33,7 @@ class Parity:
     def ok(self) -> bool:
         return self.relative <= TOLERANCE
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"samples": self.samples, "max_abs_diff": self.max_abs_diff,
                 "relative_diff": self.relative, "tolerance": TOLERANCE, "ok": self.ok}
 

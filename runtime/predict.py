@@ -57,7 +57,7 @@ class Inputs:
         return class_labels(self.y, self.origin, "y", units, binary)
 
 
-def read_inputs(path: str | os.PathLike, label: str | None = None) -> Inputs:
+def read_inputs(path: str | os.PathLike[str], label: str | None = None) -> Inputs:
     """Features from .npy (memory-mapped), .npz (`x`, optional `y`; or its only array) or
     .csv (numbers; a header row is optional; ``label`` names a label column to take out)."""
     path = Path(path)
@@ -115,7 +115,8 @@ def check_shape(sess: "ort.InferenceSession", inputs: Inputs, model_file: str) -
 
 def units_of(sess: "ort.InferenceSession", output: str = "scores") -> int:
     """The number of columns of ``output`` (the model's output units for `scores`)."""
-    return next(o.shape[1] for o in sess.get_outputs() if o.name == output)
+    units: int = next(o.shape[1] for o in sess.get_outputs() if o.name == output)
+    return units
 
 
 def predict_to_file(sess: "ort.InferenceSession", x: np.ndarray, output: str, classes: bool,
@@ -150,7 +151,7 @@ def accuracy(sess: "ort.InferenceSession", x: np.ndarray, y: np.ndarray, binary:
     return right / max(len(y), 1)
 
 
-def session_for(model_path: str | os.PathLike, threads: int | None = None
+def session_for(model_path: str | os.PathLike[str], threads: int | None = None
                 ) -> "ort.InferenceSession":
     """An onnxruntime session for an .onnx file of the form nnc exports: one float input
     [batch, features...], a float `scores` output [batch, units]. It is run once on two

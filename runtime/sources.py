@@ -10,6 +10,7 @@ Nothing here unpickles: ``np.load`` runs with ``allow_pickle=False``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,7 +100,7 @@ def spiral(section: Spiral, ctx: SourceContext) -> Raw:
                classes=section.classes)
 
 
-FUNCTIONS = {
+FUNCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "sin": np.sin,
     "abs": np.abs,
     "step": lambda x: (x >= 0).astype(np.float64),

@@ -26,4 +26,5 @@ def blas_threads(threads: int | None) -> AbstractContextManager[object]:
         return nullcontext()
     from threadpoolctl import threadpool_limits
 
-    return threadpool_limits(limits=threads, user_api="blas")
+    limits: AbstractContextManager[object] = threadpool_limits(limits=threads, user_api="blas")
+    return limits

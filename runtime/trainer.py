@@ -13,9 +13,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import numpy as np
 from pydantic import Field
@@ -28,7 +28,7 @@ from nnc.runtime.executor import Executor
 from nnc.runtime.losses import BoundLoss
 from nnc.runtime.optim import lr_at, make_optimizer
 from nnc.runtime.params import ParamStore
-from nnc.spec.sections import TrainSpec
+from nnc.spec.sections import Sgd, TrainSpec
 
 SHUFFLE_STREAM, NOISE_STREAM = 11, 12  # SeedSequence spawn keys (init uses 10, data 1 and 2)
 
@@ -111,7 +111,7 @@ class TrainerState:
 
     arrays: dict[str, np.ndarray]
     counters: TrainState
-    rng: dict[str, dict[str, Any]]
+    rng: dict[str, Mapping[str, Any]]
     history: list[EpochRecord] = field(default_factory=list)
 
 
@@ -137,13 +137,14 @@ class Trainer:
         self.checkpoint, self.should_stop = checkpoint, should_stop
         self.batch = max(1, min(config.batch_size, len(data.x_train)))
         seed = config.seed
-        self.shuffle_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(SHUFFLE_STREAM,)))
+        self.shuffle_rng = np.random.default_rng(
+            np.random.SeedSequence(seed, spawn_key=(SHUFFLE_STREAM,)))
         noise_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(NOISE_STREAM,)))
         self.executor = Executor(plan, params, self.batch, training=True, rng=noise_rng)
         arena = self.executor.arena
         self.loss = BoundLoss(loss, arena, math.prod(plan.graph.output_shape))
-        self.optimizer = make_optimizer(config, params.data, self.executor.grad, plan.n_weights,
-                                        arena)
+        grads = cast(np.ndarray, self.executor.grad)  # a training executor has them
+        self.optimizer = make_optimizer(config, params.data, grads, plan.n_weights, arena)
         self.best = arena.allocate(kept_weights(config, plan.n_params)).get("best")
         self.order: np.ndarray | None = None  # the current epoch's shuffled sample order
         self.state = TrainState()
@@ -253,7 +254,8 @@ class Trainer:
 
     def run_epoch(self) -> EpochRecord:
         state, config, data = self.state, self.config, self.data
-        lr = lr_at(config.optimizer.sgd.lr, config.lr_schedule, state.epoch, config.epochs)
+        sgd = cast(Sgd, config.optimizer.sgd)  # the one choice, so the one given
+        lr = lr_at(sgd.lr, config.lr_schedule, state.epoch, config.epochs)
         n = len(data.x_train)
         if self.order is None:  # a fresh epoch (a resumed one brings its order along)
             self.order = self.shuffle_rng.permutation(n) if config.shuffle else np.arange(n)
@@ -262,10 +264,15 @@ class Trainer:
         started = time.perf_counter()
         while state.batch < batches:
             start = state.batch * self.batch
-            rows = self.order[start:start + self.batch] if config.shuffle else \
-                slice(start, min(start + self.batch, n))  # in order: views, no copy
+            rows: np.ndarray | slice
+            if config.shuffle:
+                rows = self.order[start:start + self.batch]
+                count = len(rows)
+            else:  # in order: views, no copy
+                stop = min(start + self.batch, n)
+                rows, count = slice(start, stop), stop - start
             loss, right = self.step(rows, lr)
-            state.loss_sum += loss * (len(rows) if config.shuffle else rows.stop - rows.start)
+            state.loss_sum += loss * count
             state.correct += right
             state.batch += 1
             if report:
@@ -296,7 +303,7 @@ class Trainer:
         return every > 0 and state.epoch % every == 0
 
     def finish_epoch(self, lr: float) -> EpochRecord:
-        state, n = self.state, len(self.order)
+        state, n = self.state, len(cast(np.ndarray, self.order))  # this epoch's
         val_loss, val_acc = self.evaluate(self.data.x_val, self.data.y_val)
         if val_loss is not None and not math.isfinite(val_loss):
             self.diverged(f"the validation loss is {val_loss}")
@@ -361,10 +368,15 @@ class Trainer:
         stopping, state = self.config.early_stopping, self.state
         if stopping is None:
             return
-        value = record.val_loss if stopping.metric == "val_loss" else -record.val_accuracy
+        # early stopping has validation data (see __init__), and val_accuracy a
+        # classification loss (the spec's validator)
+        if stopping.metric == "val_loss":
+            value = cast(float, record.val_loss)
+        else:
+            value = -cast(float, record.val_accuracy)
         if state.best_metric is None or value < state.best_metric - stopping.min_delta:
             state.best_metric, state.best_epoch, state.bad_epochs = value, record.epoch, 0
-            np.copyto(self.best, self.params.data)
+            np.copyto(cast(np.ndarray, self.best), self.params.data)  # kept for early stopping
         else:
             state.bad_epochs += 1
             state.stopped_early = state.bad_epochs >= stopping.patience
@@ -389,7 +401,7 @@ class Trainer:
     def diverged(self, what: str) -> None:
         state = self.state
         bad = first_non_finite(self.params)
-        lr = self.config.optimizer.sgd.lr
+        lr = cast(Sgd, self.config.optimizer.sgd).lr
         raise TrainingError(
             f"training diverged at epoch {state.epoch + 1}, step {state.batch + 1}: {what}"
             + (f" (first non-finite parameter: {bad})" if bad else "")

@@ -17,7 +17,7 @@ from nnc.runtime.params import ParamStore
 SHIFT, SCALE = "preprocess.shift", "preprocess.scale"
 
 
-def save_weights(path: str | os.PathLike, params: ParamStore,
+def save_weights(path: str | os.PathLike[str], params: ParamStore,
                  preprocess: Preprocess | None = None) -> None:
     """Write every parameter by name (float32), plus ``preprocess.shift/scale`` if any."""
     arrays = {name: a.astype(np.float32) for name, a in params.state_dict().items()}
@@ -26,7 +26,7 @@ def save_weights(path: str | os.PathLike, params: ParamStore,
     write_atomic(path, lambda f: write_npz(f, arrays))
 
 
-def load_weights(path: str | os.PathLike, plan: Plan) -> tuple[dict[str, np.ndarray],
+def load_weights(path: str | os.PathLike[str], plan: Plan) -> tuple[dict[str, np.ndarray],
                                                                  Preprocess | None]:
     """Read and check a weights file against ``plan``: every parameter present with its
     shape, nothing unknown, all finite. Raises DataError naming the file and the array."""
@@ -37,7 +37,8 @@ def load_weights(path: str | os.PathLike, plan: Plan) -> tuple[dict[str, np.ndar
     if SHIFT in arrays or SCALE in arrays:
         features = int(np.prod(plan.graph.input_shape))
         shift, scale = arrays.get(SHIFT), arrays.get(SCALE)
-        if shift is None or scale is None or shift.shape != (features,) or scale.shape != (features,):
+        if shift is None or scale is None or shift.shape != (features,) \
+                or scale.shape != (features,):
             raise DataError(f"{SHIFT} and {SCALE} must both be [{features}] arrays",
                             file=str(path))
         preprocess = Preprocess(shift, scale)
@@ -66,10 +67,10 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
     """All arrays of an .npz as float32, refusing pickles, non-numeric and non-finite data."""
     raw = load_npz(path, "not a readable .npz weights file")
     out = {}
-    for name, array in raw.items():
-        if array.dtype.kind not in "fiu":
-            raise DataError(f"array {name!r} has dtype {array.dtype}, not numbers", file=str(path))
-        array = array.astype(np.float32)
+    for name, stored in raw.items():
+        if stored.dtype.kind not in "fiu":
+            raise DataError(f"array {name!r} has dtype {stored.dtype}, not numbers", file=str(path))
+        array = stored.astype(np.float32)
         if not np.isfinite(array).all():
             raise DataError(f"array {name!r} holds NaN or infinite values", file=str(path))
         out[name] = array

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from nnc.base.errors import Problem
 from nnc.spec.source import Path, Source
@@ -23,7 +24,8 @@ def did_you_mean(word: str, options: Iterable[str]) -> str:
     return f"; expected one of: {', '.join(options)}" if options else ""
 
 
-def validation_problems(error: ValidationError, source: Source, root: type[BaseModel]) -> list[Problem]:
+def validation_problems(error: ValidationError, source: Source,
+                        root: type[BaseModel]) -> list[Problem]:
     """One problem per pydantic error, at the line and column of the offending value."""
     problems = []
     for err in error.errors(include_url=False):
@@ -38,7 +40,8 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> Path:
     """Drop what pydantic adds to ``loc`` that is not in the data (union tags, validator names)."""
     path: list[Any] = []
     for i, part in enumerate(loc):
-        if (isinstance(data, dict) and part in data) or (isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)):
+        if (isinstance(data, dict) and part in data) or (
+                isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)):
             data = data[part]
         elif i == len(loc) - 1 and isinstance(data, dict):
             pass  # a missing field: keep its name in the path
@@ -48,7 +51,7 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> Path:
     return tuple(path)
 
 
-def _message(err: dict[str, Any], root: type[BaseModel]) -> str:
+def _message(err: ErrorDetails, root: type[BaseModel]) -> str:
     kind, loc, ctx = err["type"], err["loc"], err.get("ctx") or {}
     if kind == "extra_forbidden":
         allowed = _fields_at(root, loc[:-1])
@@ -125,8 +128,8 @@ def _step(tp: Any, part: Any) -> Any:
     if origin is dict:
         return typing.get_args(tp)[1]
     if origin in (typing.Union, types.UnionType):  # a tagged union: ``part`` is the tag
-        for member in typing.get_args(tp):
-            member = _unwrap(member)
+        for arg in typing.get_args(tp):
+            member = _unwrap(arg)
             if isinstance(member, type) and issubclass(member, BaseModel):
                 field = member.model_fields.get("op")
                 if field is not None and part in typing.get_args(field.annotation):

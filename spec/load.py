@@ -43,7 +43,7 @@ class SpecFile:
         return self.source.problem(path, message, ".".join(str(p) for p in path) or None)
 
 
-def load_spec(path: str | os.PathLike, overrides: Iterable[str] = ()) -> SpecFile:
+def load_spec(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> SpecFile:
     """Read, override (``key.path=value``) and validate the spec file at ``path``.
 
     Raises SpecError carrying every problem found, each located in the file.
@@ -82,4 +82,5 @@ def _read_text(path: Path) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise SpecError(f"not UTF-8 text (byte {e.start}): not a spec file", file=str(path)) from None
+        raise SpecError(f"not UTF-8 text (byte {e.start}): not a spec file",
+                        file=str(path)) from None

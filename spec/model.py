@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
@@ -22,7 +22,7 @@ BARE_WORDS = tuple(tag for tag, cls in OP_SPECS.items() if cls.arity == "one"
 """The ops that need no field but ``op`` (and read one input), written as a bare word."""
 
 Layer = Annotated[Op, BeforeValidator(_bare_word,
-                                      json_schema_input_type=Union[Op, Literal[BARE_WORDS]])]
+                                      json_schema_input_type=Op | Literal[BARE_WORDS])]
 
 
 class GraphSpec(Strict):

@@ -56,6 +56,8 @@ class OpSpec(Strict):
 
     name: Name | None = Field(None, description="node name; generated (dense_1, ...) in `layers`")
     arity: ClassVar[str] = "one"
+    if TYPE_CHECKING:
+        op: str  # the tag: each concrete op declares it as its Literal
 
 
 class UnaryOp(OpSpec):
@@ -139,4 +141,7 @@ OP_SPECS: dict[str, type[OpSpec]] = {
 """Every op of the format by tag: the registry. The compiler (``OP_RULES``) and the runtime
 (``KERNELS``) find their rule and kernel of an op under the same tag."""
 
-Op = Annotated[Union[tuple(OP_SPECS.values())], Field(discriminator="op")]  # noqa: UP007
+if TYPE_CHECKING:
+    Op = OpSpec  # the union of the registry's models, known only at run time
+else:
+    Op = Annotated[Union[tuple(OP_SPECS.values())], Field(discriminator="op")]  # noqa: UP007

@@ -141,7 +141,8 @@ class LrSchedule(OneOf):
 
 
 class EarlyStopping(Strict):
-    """Stop when ``metric`` has not improved by ``min_delta`` for ``patience`` epochs; keep the best."""
+    # the docstring is the schema's description (`nnc schema`): one line, as it was
+    """Stop when ``metric`` has not improved by ``min_delta`` for ``patience`` epochs; keep the best."""  # noqa: E501
 
     patience: int = Field(5, ge=1)
     metric: Literal["val_loss", "val_accuracy"] = "val_loss"

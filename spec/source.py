@@ -13,6 +13,7 @@ import json.decoder
 import json.scanner
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -187,7 +188,8 @@ class _YamlBuilder:
                 raise self.fail(key_node, "mapping keys must be plain strings")
             if key in out:
                 raise self.fail(key_node, f"duplicate key {key!r}")
-            self.keys[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            mark = key_node.start_mark
+            self.keys[path + (key,)] = (mark.line + 1, mark.column + 1)
             out[key] = self.build(value_node, path + (key,), depth + 1)
         return out
 
@@ -236,6 +238,9 @@ def _resolve_plain(value: str) -> Any:
 
 _NUMBER = json.scanner.NUMBER_RE
 _SPACE = re.compile(r"[ \t\n\r]*")
+# json's own string scanner: (text, index after the opening quote, strict) -> (value, end)
+_scanstring: Callable[[str, int, bool], tuple[str, int]] = \
+    json.decoder.scanstring  # type: ignore[attr-defined]  # typeshed does not declare it
 
 
 class _JsonParser:
@@ -266,7 +271,8 @@ class _JsonParser:
         return SpecError(Problem(f"JSON syntax error: {message}", self.file, line, col))
 
     def skip(self, i: int) -> int:
-        return _SPACE.match(self.text, i).end()
+        match = _SPACE.match(self.text, i)  # never None: the pattern matches ""
+        return match.end() if match else i
 
     def value(self, i: int, path: Path, depth: int) -> tuple[Any, int]:
         if depth > MAX_DEPTH:
@@ -297,11 +303,11 @@ class _JsonParser:
 
     def string(self, i: int) -> tuple[str, int]:
         try:
-            return json.decoder.scanstring(self.text, i + 1, True)
+            return _scanstring(self.text, i + 1, True)
         except json.JSONDecodeError as e:
             raise self.fail(e.pos, e.msg) from None
 
-    def array(self, i: int, path: Path, depth: int) -> tuple[list, int]:
+    def array(self, i: int, path: Path, depth: int) -> tuple[list[Any], int]:
         out: list[Any] = []
         i = self.skip(i)
         if self.text[i:i + 1] == "]":
@@ -317,7 +323,7 @@ class _JsonParser:
                 raise self.fail(i, "expected ',' or ']'")
             i += 1
 
-    def obj(self, i: int, path: Path, depth: int) -> tuple[dict, int]:
+    def obj(self, i: int, path: Path, depth: int) -> tuple[dict[str, Any], int]:
         out: dict[str, Any] = {}
         i = self.skip(i)
         if self.text[i:i + 1] == "}":

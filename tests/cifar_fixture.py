@@ -18,6 +18,7 @@ import os
 import pickle
 import struct
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -28,7 +29,7 @@ LABEL_NAMES = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"f
 class Py2Pickler(pickle._Pickler):  # the pure-Python pickler, whose dispatch table is a dict
     """Protocol 2 as Python 2 wrote it: bytes and str become Python 2 ``str`` (BINSTRING)."""
 
-    dispatch = dict(pickle._Pickler.dispatch)
+    dispatch: ClassVar[dict[type, Any]] = dict(pickle._Pickler.dispatch)
 
     def save_py2_str(self, obj: bytes | str) -> None:
         data = obj.encode("latin1") if isinstance(obj, str) else obj

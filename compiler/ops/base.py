@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from nnc.base.buffers import Buffer
 from nnc.compiler.ir import InitRule, Node, Shape
@@ -58,7 +58,7 @@ class OpRule:
     def lower(self, node: Node, inputs: list[str], b: "OnnxBuilder") -> str:
         """Emit the ONNX nodes computing ``node`` from the values ``inputs``; return the name
         of the value holding its output (``b.value(node)`` unless the op vanishes)."""
-        raise NotImplementedError(f"{self.tag} has no ONNX lowering")
+        raise NotImplementedError(f"{node.op} has no ONNX lowering")
 
 
 def input_gradient(shape: Shape, needs_dx: Sequence[bool]) -> list[Buffer]:
@@ -83,4 +83,5 @@ def weight_init(choice: tuple[str, float | None], fan_in: int, fan_out: int) -> 
         return InitRule("normal", math.sqrt(2.0 / fan_in), "he")
     if kind == "xavier":
         return InitRule("normal", math.sqrt(2.0 / (fan_in + fan_out)), "xavier")
+    std = cast(float, std)  # normal(STD) always comes with its std
     return InitRule("normal", float(std), f"normal({std:g})")

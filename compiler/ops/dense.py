@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from nnc.base.activations import ACTIVATIONS
 from nnc.base.buffers import Buffer
 from nnc.compiler.ir import ZEROS, InitRule, Node, Shape
 from nnc.compiler.ops.activations import kept_buffers
 from nnc.compiler.ops.base import OpRule, input_gradient, weight_init
-from nnc.spec.ops import Dense
+from nnc.spec.ops import Dense, OpSpec
 
 if TYPE_CHECKING:
     from nnc.compiler.onnx_export import OnnxBuilder
@@ -19,23 +19,25 @@ if TYPE_CHECKING:
 class DenseRule(OpRule):
     fuses_activation = True
 
-    def infer(self, attrs: Dense, inputs: Sequence[tuple[str, Shape]]) -> Shape:
+    def infer(self, attrs: OpSpec, inputs: Sequence[tuple[str, Shape]]) -> Shape:
         super().infer(attrs, inputs)
-        return (attrs.units,)
+        return (cast(Dense, attrs).units,)
 
-    def params(self, attrs: Dense, in_shapes: Sequence[Shape], out: Shape,
+    def params(self, attrs: OpSpec, in_shapes: Sequence[Shape], out: Shape,
                init_choice: tuple[str, float | None]) -> list[tuple[str, Shape, InitRule]]:
-        (fan_in,), units = in_shapes[0], attrs.units
-        params = [("weight", (units, fan_in), weight_init(init_choice, fan_in, units))]
-        if attrs.bias:
+        dense = cast(Dense, attrs)
+        (fan_in,), units = in_shapes[0], dense.units
+        params: list[tuple[str, Shape, InitRule]] = [
+            ("weight", (units, fan_in), weight_init(init_choice, fan_in, units))]
+        if dense.bias:
             params.append(("bias", (units,), ZEROS))
         return params
 
     def neurons(self, node: Node) -> int:
-        return node.attrs.units
+        return cast(Dense, node.attrs).units
 
     def macs(self, node: Node, in_shapes: Sequence[Shape]) -> int:
-        return node.attrs.units * in_shapes[0][0]
+        return cast(Dense, node.attrs).units * in_shapes[0][0]
 
     def buffers(self, node: Node, in_shapes: Sequence[Shape],
                 needs_dx: Sequence[bool]) -> list[Buffer]:
@@ -48,7 +50,7 @@ class DenseRule(OpRule):
     def lower(self, node: Node, inputs: list[str], b: "OnnxBuilder") -> str:
         # Gemm computes x W^T + b with transB=1: the weight stays [out, in], as in PyTorch
         operands = [inputs[0], b.param(f"{node.name}.weight")]
-        if node.attrs.bias:
+        if cast(Dense, node.attrs).bias:
             operands.append(b.param(f"{node.name}.bias"))
         out = b.value(node)
         if node.activation is None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from nnc.base.buffers import Buffer
 from nnc.compiler.ir import Node, Shape
 from nnc.compiler.ops.base import OpRule, ShapeError
-from nnc.spec.ops import Add, Concat
+from nnc.spec.ops import OpSpec
 
 if TYPE_CHECKING:
     from nnc.compiler.onnx_export import OnnxBuilder
@@ -20,7 +20,7 @@ def _described(inputs: Sequence[tuple[str, Shape]]) -> str:
 
 class AddRule(OpRule):
 
-    def infer(self, attrs: Add, inputs: Sequence[tuple[str, Shape]]) -> Shape:
+    def infer(self, attrs: OpSpec, inputs: Sequence[tuple[str, Shape]]) -> Shape:
         if any(len(shape) != 1 for _, shape in inputs):
             raise ShapeError(f"joins feature vectors only; got {_described(inputs)}")
         shapes = {shape for _, shape in inputs}
@@ -40,7 +40,7 @@ class AddRule(OpRule):
 
 class ConcatRule(OpRule):
 
-    def infer(self, attrs: Concat, inputs: Sequence[tuple[str, Shape]]) -> Shape:
+    def infer(self, attrs: OpSpec, inputs: Sequence[tuple[str, Shape]]) -> Shape:
         if any(len(shape) != 1 for _, shape in inputs):
             raise ShapeError(f"joins feature vectors only; got {_described(inputs)}")
         return (sum(shape[0] for _, shape in inputs),)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from nnc.base.buffers import Buffer
 from nnc.compiler.ir import InitRule, Node, Shape
 from nnc.compiler.ops.base import OpRule
-from nnc.spec.ops import Prelu
+from nnc.spec.ops import OpSpec, Prelu
 
 if TYPE_CHECKING:
     from nnc.compiler.onnx_export import OnnxBuilder
@@ -19,9 +19,9 @@ SLOPE_INIT = InitRule("constant", 0.25, "constant(0.25)")  # as in He et al. 201
 class PreluRule(OpRule):
     init_before = "he"
 
-    def params(self, attrs: Prelu, in_shapes: Sequence[Shape], out: Shape,
+    def params(self, attrs: OpSpec, in_shapes: Sequence[Shape], out: Shape,
                init_choice: tuple[str, float | None]) -> list[tuple[str, Shape, InitRule]]:
-        return [("slope", (1,) if attrs.shared else out, SLOPE_INIT)]
+        return [("slope", (1,) if cast(Prelu, attrs).shared else out, SLOPE_INIT)]
 
     def buffers(self, node: Node, in_shapes: Sequence[Shape],
                 needs_dx: Sequence[bool]) -> list[Buffer]:

@@ -62,6 +62,10 @@ class Kernel:
     (a view of a buffer the kernel owns, or an input itself for identities).
     ``backward(dout)`` writes the parameter gradients and returns one input gradient
     per input (None where the step does not need it). It must not modify ``dout``.
+
+    Backward runs only on a training binding, after a forward: so kernels type what only
+    training has (gradients, training-only buffers, the ones) and the input forward keeps
+    as arrays, though they are None in an inference binding or before the first forward.
     """
 
     def __init__(self, step: Step, bound: KernelBinding):

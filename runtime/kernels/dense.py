@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from nnc.base.activations import ACTIVATIONS
 from nnc.compiler.plan import Step
 from nnc.runtime.kernels.base import Kernel, KernelBinding
+from nnc.spec.ops import Dense
 
 
 class DenseKernel(Kernel):
@@ -14,14 +17,20 @@ class DenseKernel(Kernel):
 
     def __init__(self, step: Step, bound: KernelBinding):
         super().__init__(step, bound)
-        self.W, self.dW = self.param(bound, "weight")
+        self.W, dW = self.param(bound, "weight")
+        self.dW = cast(np.ndarray, dW)  # training only
         self.WT = self.W.T  # the view matmul reads: x W^T
-        self.b, self.db = self.param(bound, "bias") if self.node.attrs.bias else (None, None)
+        self.b: np.ndarray | None
+        self.db: np.ndarray | None
+        bias = cast(Dense, self.node.attrs).bias
+        self.b, self.db = self.param(bound, "bias") if bias else (None, None)
         self.act = self.node.activation
         self.f = ACTIVATIONS[self.act.op] if self.act is not None else None
-        self.out, self.dz, self.dx = (self.buffers.get(k) for k in ("out", "dz", "dx"))
-        self.ones = bound.ones
-        self.x: np.ndarray | None = None
+        self.out = cast(np.ndarray, self.buffers.get("out"))
+        self.dz = cast(np.ndarray, self.buffers.get("dz"))  # training, with an activation
+        self.dx = self.buffers.get("dx")
+        self.ones = cast(np.ndarray, bound.ones)  # training only
+        self.x = cast(np.ndarray, None)  # the input of the last forward
 
     def forward(self, xs: list[np.ndarray], train: bool) -> np.ndarray:
         x = self.x = xs[0]

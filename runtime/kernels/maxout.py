@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from nnc.compiler.plan import Step
 from nnc.runtime.kernels.base import Kernel, KernelBinding
+from nnc.spec.ops import Maxout
 
 
 class MaxoutKernel(Kernel):
@@ -14,22 +17,29 @@ class MaxoutKernel(Kernel):
 
     def __init__(self, step: Step, bound: KernelBinding):
         super().__init__(step, bound)
-        k, units = self.node.attrs.pieces, self.node.attrs.units
+        attrs = cast(Maxout, self.node.attrs)
+        k, units = attrs.pieces, attrs.units
         self.k = k
         weight, dweight = self.param(bound, "weight")
         self.W = weight.reshape(k * units, -1)
         self.dW = dweight.reshape(k * units, -1) if dweight is not None else None
-        if self.node.attrs.bias:
+        self.b: np.ndarray | None
+        self.db: np.ndarray | None
+        if attrs.bias:
             bias, dbias = self.param(bound, "bias")
             self.b = bias.reshape(-1)
             self.db = dbias.reshape(-1) if dbias is not None else None
         else:
             self.b = self.db = None
-        self.z, self.out, self.winner, self.won, self.dz, self.dx = (
-            self.buffers.get(name) for name in ("z", "out", "winner", "won", "dz", "dx"))
+        buffers = self.buffers
+        self.z, self.out = cast(np.ndarray, buffers.get("z")), cast(np.ndarray, buffers.get("out"))
+        # training only
+        self.winner, self.won, self.dz = (
+            cast(np.ndarray, buffers.get(name)) for name in ("winner", "won", "dz"))
+        self.dx = buffers.get("dx")
         self.pieces = np.arange(k).reshape(1, k, 1)
-        self.ones = bound.ones
-        self.x: np.ndarray | None = None
+        self.ones = cast(np.ndarray, bound.ones)  # training only
+        self.x = cast(np.ndarray, None)  # the input of the last forward
 
     def forward(self, xs: list[np.ndarray], train: bool) -> np.ndarray:
         x = self.x = xs[0]
@@ -60,7 +70,7 @@ class MaxoutKernel(Kernel):
         np.equal(self.winner[:n, None, :], self.pieces, out=won)
         np.multiply(won, dout[:, None, :], out=dz)
         dz2 = dz.reshape(n, -1)
-        np.matmul(dz2.T, self.x, out=self.dW)
+        np.matmul(dz2.T, self.x, out=cast(np.ndarray, self.dW))  # training: not None
         if self.db is not None:
             np.matmul(self.ones[:n], dz2, out=self.db)
         if self.dx is None:

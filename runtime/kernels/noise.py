@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from nnc.compiler.plan import Step
 from nnc.runtime.kernels.base import Kernel, KernelBinding
+from nnc.spec.ops import Dropout, GaussianNoise
 
 
 class DropoutKernel(Kernel):
@@ -13,8 +16,10 @@ class DropoutKernel(Kernel):
 
     def __init__(self, step: Step, bound: KernelBinding):
         super().__init__(step, bound)
-        self.p, self.rng = self.node.attrs.p, bound.rng
-        self.out, self.mask, self.dx = (self.buffers.get(k) for k in ("out", "mask", "dx"))
+        self.p, self.rng = cast(Dropout, self.node.attrs).p, bound.rng
+        # training only: inference passes the input on
+        self.out, self.mask = (cast(np.ndarray, self.buffers.get(k)) for k in ("out", "mask"))
+        self.dx = self.buffers.get("dx")
 
     def forward(self, xs: list[np.ndarray], train: bool) -> np.ndarray:
         x = xs[0]
@@ -40,8 +45,8 @@ class GaussianNoiseKernel(Kernel):
 
     def __init__(self, step: Step, bound: KernelBinding):
         super().__init__(step, bound)
-        self.std, self.rng = self.node.attrs.std, bound.rng
-        self.out = self.buffers.get("out")
+        self.std, self.rng = cast(GaussianNoise, self.node.attrs).std, bound.rng
+        self.out = cast(np.ndarray, self.buffers.get("out"))  # training only
 
     def forward(self, xs: list[np.ndarray], train: bool) -> np.ndarray:
         x = xs[0]

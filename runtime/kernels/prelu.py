@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from nnc.compiler.plan import Step
 from nnc.runtime.kernels.base import Kernel, KernelBinding
+from nnc.spec.ops import Prelu
 
 
 class PreluKernel(Kernel):
@@ -13,11 +16,13 @@ class PreluKernel(Kernel):
 
     def __init__(self, step: Step, bound: KernelBinding):
         super().__init__(step, bound)
-        self.slope, self.dslope = self.param(bound, "slope")
-        self.shared = self.node.attrs.shared
-        # dx is also the scratch of the slope's gradient
-        self.negative, self.out, self.dx = (self.buffers.get(k) for k in ("negative", "out", "dx"))
-        self.x: np.ndarray | None = None
+        self.slope, dslope = self.param(bound, "slope")
+        self.dslope = cast(np.ndarray, dslope)  # training only
+        self.shared = cast(Prelu, self.node.attrs).shared
+        # dx (training only) is also the scratch of the slope's gradient
+        self.negative, self.out, self.dx = (
+            cast(np.ndarray, self.buffers.get(k)) for k in ("negative", "out", "dx"))
+        self.x = cast(np.ndarray, None)  # the input of the last forward
 
     def forward(self, xs: list[np.ndarray], train: bool) -> np.ndarray:
         x = self.x = xs[0]

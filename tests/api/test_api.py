@@ -25,7 +25,7 @@ def spec():
 
 
 def test_the_readme_example(spec, digits, tmp_path) -> None:
-    x, y = digits
+    x, _ = digits
     graph = nnc.compile(spec)
     assert nnc.summarize(graph).totals.params == 9610
     trained = nnc.train(spec)

@@ -6,6 +6,8 @@ registry and include every activation."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from onnx import TensorProto, helper
@@ -74,7 +76,7 @@ def test_onnx_lowering_computes_the_same(name: str) -> None:
     a, f = attrs_of(name), ACTIVATIONS[name]
 
     class Builder:
-        nodes: list = []
+        nodes: list[Any]  # set per instance
         names = iter(range(1000))
 
         def node(self, op_type, inputs, outputs, node_name, **attributes):

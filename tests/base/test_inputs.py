@@ -31,7 +31,8 @@ VARIANTS = [dict(bom=bom, crlf=crlf, quoted=quoted)
             for bom in (False, True) for crlf in (False, True) for quoted in (False, True)]
 
 
-@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: "-".join(k for k in v if v[k]) or "plain")
+@pytest.mark.parametrize("variant", VARIANTS,
+                         ids=lambda v: "-".join(k for k in v if v[k]) or "plain")
 def test_training_and_predict_read_the_same_table(tmp_path: Path, variant: dict, load) -> None:
     path = write(tmp_path / "d.csv", header=True, **variant)
     dataset = load({"csv": {"path": "d.csv", "label": "label"}, "val_split": 0}, 3, 3)
@@ -42,7 +43,8 @@ def test_training_and_predict_read_the_same_table(tmp_path: Path, variant: dict,
     np.testing.assert_array_equal(inputs.labels(3), LABELS)
 
 
-@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: "-".join(k for k in v if v[k]) or "plain")
+@pytest.mark.parametrize("variant", VARIANTS,
+                         ids=lambda v: "-".join(k for k in v if v[k]) or "plain")
 def test_a_headerless_file_keeps_its_first_row(tmp_path: Path, variant: dict) -> None:
     """A byte-order mark before a number is not a header."""
     inputs = read_inputs(write(tmp_path / "d.csv", header=False, **variant))

@@ -53,10 +53,10 @@ def reference_sgd(W1, b1, W2, b2, x, y, lr, mu, l2, nesterov, steps):
         ds /= n
         dh = (ds @ W2) * (h > 0)
         grads = [dh.T @ x + l2 * W1, dh.sum(0), ds.T @ h + l2 * W2, ds.sum(0)]
-        for p_, v, g in zip(params, velocity, grads):
-            v *= mu
-            v += g
-            p_ -= lr * (g + mu * v if nesterov else v)
+        for p_, v, g in zip(params, velocity, grads):  # in place: the arrays in params
+            v[...] *= mu
+            v[...] += g
+            p_[...] -= lr * (g + mu * v if nesterov else v)
     return params
 
 

@@ -94,7 +94,7 @@ def names_in(data: Any) -> list[str]:
     return [v for v in (get(data, p) for p in locations(data)) if isinstance(v, str)]
 
 
-def mutate(draw: Any, data: dict[str, Any]) -> None:
+def mutate(draw: Any, data: dict[str, Any]) -> None:  # noqa: PLR0912 (a branch per kind of edit)
     """One random edit of ``data`` in place."""
     paths = locations(data)
     if not paths:
@@ -152,7 +152,7 @@ def network_of(data: dict[str, Any]) -> tuple[list[Any], dict[str, Any] | None]:
     return data.setdefault("layers", []), None
 
 
-def rewire(draw: Any, data: dict[str, Any]) -> None:
+def rewire(draw: Any, data: dict[str, Any]) -> None:  # noqa: PLR0912 (a branch per kind of edit)
     """One well-typed edit of the network: references, ops, sizes, order, names, shapes."""
     nodes, graph = network_of(data)
     names = [n["name"] for n in nodes if isinstance(n, dict) and isinstance(n.get("name"), str)]

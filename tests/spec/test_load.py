@@ -64,7 +64,8 @@ def test_utf8_bom_and_crlf(tmp_path: Path) -> None:
 
 def test_non_ascii_text_is_fine(tmp_path: Path) -> None:
     path = tmp_path / "unicode.yaml"
-    path.write_text(SPEC + "description: réseau à deux couches — σ(Wx)\n", encoding="utf-8")
+    path.write_text(SPEC + "description: réseau à deux couches — σ(Wx)\n",  # noqa: RUF001 (on purpose)
+                    encoding="utf-8")
     assert load_spec(path).spec.description.startswith("réseau")
 
 
