@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from nnc.base.errors import Problem
-from nnc.spec.source import Path, Source
+from nnc.spec.source import FieldPath, Source
 
 
 def did_you_mean(word: str, options: Iterable[str]) -> str:
@@ -36,7 +36,7 @@ def validation_problems(error: ValidationError, source: Source,
     return problems
 
 
-def _data_path(data: Any, loc: tuple[Any, ...]) -> Path:
+def _data_path(data: Any, loc: tuple[Any, ...]) -> FieldPath:
     """Drop what pydantic adds to ``loc`` that is not in the data (union tags, validator names)."""
     path: list[Any] = []
     for i, part in enumerate(loc):

@@ -14,8 +14,7 @@ from nnc.base.files import read_bytes
 from nnc.spec.diagnostics import validation_problems
 from nnc.spec.model import Spec
 from nnc.spec.overrides import apply_overrides
-from nnc.spec.source import MAX_BYTES, Source, parse
-from nnc.spec.source import Path as DataPath
+from nnc.spec.source import MAX_BYTES, FieldPath, Source, parse
 
 FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
 
@@ -38,7 +37,7 @@ class SpecFile:
         """A spec built in Python, as if read from a file named ``<spec>``."""
         return cls(spec, Source("<spec>", spec.model_dump(mode="json", exclude_none=True)))
 
-    def problem(self, path: DataPath, message: str) -> Problem:
+    def problem(self, path: FieldPath, message: str) -> Problem:
         """A problem located at a field path of the spec, e.g. ``("layers", 2)``."""
         return self.source.problem(path, message, ".".join(str(p) for p in path) or None)
 

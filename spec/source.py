@@ -25,7 +25,8 @@ MAX_BYTES = 1 << 20  # a spec is a few kilobytes; a megabyte is already absurd
 MAX_DEPTH = 64
 MAX_VALUES = 100_000  # after alias expansion
 
-Path = tuple[Any, ...]
+FieldPath = tuple[Any, ...]
+"""Where a value sits in a spec: its keys and list indices, e.g. ("layers", 2, "units")."""
 
 
 @dataclass
@@ -34,11 +35,11 @@ class Source:
 
     file: str
     data: Any
-    values: dict[Path, tuple[int, int]] = field(default_factory=dict)
-    keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
-    overridden: dict[Path, str] = field(default_factory=dict)  # path -> the --set that wrote it
+    values: dict[FieldPath, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[FieldPath, tuple[int, int]] = field(default_factory=dict)
+    overridden: dict[FieldPath, str] = field(default_factory=dict)  # -> the --set that wrote it
 
-    def position(self, path: Path, at_key: bool = False) -> tuple[int, int] | None:
+    def position(self, path: FieldPath, at_key: bool = False) -> tuple[int, int] | None:
         """Where the thing at ``path`` is written: its mapping key when ``at_key`` or when it
         holds a collection, else the value."""
         path = tuple(path)
@@ -50,7 +51,7 @@ class Source:
             path = path[:-1]  # a missing field: point at its parent
         return self.values.get((), (1, 1))
 
-    def problem(self, path: Path, message: str, dotted: str | None = None,
+    def problem(self, path: FieldPath, message: str, dotted: str | None = None,
                 at_key: bool = False) -> Problem:
         """A problem located at ``path`` in this file (or in the ``--set`` that wrote it)."""
         path = tuple(path)
@@ -63,7 +64,7 @@ class Source:
         return Problem(message, file=self.file, line=line, col=col, path=dotted)
 
 
-def _is_scalar_at(data: Any, path: Path) -> bool:
+def _is_scalar_at(data: Any, path: FieldPath) -> bool:
     for part in path:
         try:
             data = data[part]
@@ -162,13 +163,13 @@ class _YamlBuilder:
     def __init__(self, file: str):
         self.file = file
         self.count = 0
-        self.values: dict[Path, tuple[int, int]] = {}
-        self.keys: dict[Path, tuple[int, int]] = {}
+        self.values: dict[FieldPath, tuple[int, int]] = {}
+        self.keys: dict[FieldPath, tuple[int, int]] = {}
 
     def fail(self, node: yaml.Node, message: str) -> SpecError:
         return SpecError(_yaml_problem(self.file, node.start_mark, message))
 
-    def build(self, node: yaml.Node, path: Path, depth: int) -> Any:
+    def build(self, node: yaml.Node, path: FieldPath, depth: int) -> Any:
         self.count += 1
         if self.count > MAX_VALUES:
             raise self.fail(node, f"more than {MAX_VALUES} values (an alias bomb?)")
@@ -248,8 +249,8 @@ class _JsonParser:
 
     def __init__(self, text: str, file: str):
         self.text, self.file = text, file
-        self.values: dict[Path, tuple[int, int]] = {}
-        self.keys: dict[Path, tuple[int, int]] = {}
+        self.values: dict[FieldPath, tuple[int, int]] = {}
+        self.keys: dict[FieldPath, tuple[int, int]] = {}
 
     def parse(self) -> Source:
         i = self.skip(0)
@@ -274,7 +275,7 @@ class _JsonParser:
         match = _SPACE.match(self.text, i)  # never None: the pattern matches ""
         return match.end() if match else i
 
-    def value(self, i: int, path: Path, depth: int) -> tuple[Any, int]:
+    def value(self, i: int, path: FieldPath, depth: int) -> tuple[Any, int]:
         if depth > MAX_DEPTH:
             raise self.fail(i, f"nesting deeper than {MAX_DEPTH} levels")
         self.values[path] = self.where(i)
@@ -307,7 +308,7 @@ class _JsonParser:
         except json.JSONDecodeError as e:
             raise self.fail(e.pos, e.msg) from None
 
-    def array(self, i: int, path: Path, depth: int) -> tuple[list[Any], int]:
+    def array(self, i: int, path: FieldPath, depth: int) -> tuple[list[Any], int]:
         out: list[Any] = []
         i = self.skip(i)
         if self.text[i:i + 1] == "]":
@@ -323,7 +324,7 @@ class _JsonParser:
                 raise self.fail(i, "expected ',' or ']'")
             i += 1
 
-    def obj(self, i: int, path: Path, depth: int) -> tuple[dict[str, Any], int]:
+    def obj(self, i: int, path: FieldPath, depth: int) -> tuple[dict[str, Any], int]:
         out: dict[str, Any] = {}
         i = self.skip(i)
         if self.text[i:i + 1] == "}":
