@@ -93,10 +93,12 @@ def run_nnc(sizes, batch, x, y, threads, shuffle=False):
         return len(x) / (time.perf_counter() - start)
 
 
-def run_nnc_default(sizes, batch, x, y, threads, epochs=1, text=None):
+def run_nnc_default(sizes, batch, x, y, threads, epochs=3, text=None):
     """nnc with default settings, as `nnc train -o OUT` runs it: a new random order each
     epoch (each minibatch gathered into the batch buffer, a copy the in-order runs do not
-    make), checkpoints to a folder; samples/s as nnc prints them (the whole loop)."""
+    make), checkpoints to a folder (by time, and one at the end); samples/s as nnc prints
+    them, over the whole loop. A run of a few epochs, as users train, rather than one:
+    the last checkpoint is a fixed cost of a run."""
     import tempfile
 
     prepared = pipeline.prepare(load_spec_text(text or spec_text(sizes, batch, epochs,

@@ -25,7 +25,7 @@ import json
 import os
 import re
 import secrets
-from dataclasses import asdict
+from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -46,7 +46,7 @@ NOT_RELEVANT = {("name",), ("description",), ("export",), ("train", "checkpoint_
                 ("train", "checkpoint_seconds"), ("train", "keep_checkpoints"),
                 ("train", "threads")}
 RECORD = TypeAdapter(EpochRecord)
-SAMPLED_ROWS = 2048  # feature rows of each set in the data's digest
+SAMPLED_ROWS = 512  # feature rows of each set in the data's digest
 
 
 class Fingerprint(BaseModel):
@@ -267,8 +267,12 @@ class CheckpointStore:
                     path.unlink(missing_ok=True)
 
 
+RECORD_FIELDS = tuple(sorted(f.name for f in fields(EpochRecord)))
+
+
 def _record_line(record: EpochRecord) -> str:
-    return json.dumps(asdict(record), sort_keys=True) + "\n"
+    # not dataclasses.asdict: it deep-copies, a tenth of a millisecond a record
+    return json.dumps({name: getattr(record, name) for name in RECORD_FIELDS}) + "\n"
 
 
 def _hash(lines: list[str]) -> Any:

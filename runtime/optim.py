@@ -11,7 +11,7 @@ from typing import cast
 
 import numpy as np
 
-from nnc.compiler.state import optimizer_state
+from nnc.compiler.state import CHUNK, optimizer_state
 from nnc.runtime.kernels.base import Arena
 from nnc.spec.sections import (
     CosineSchedule,
@@ -23,27 +23,14 @@ from nnc.spec.sections import (
 )
 
 
-def axpy(y: np.ndarray, a: float, x: np.ndarray, scratch: np.ndarray) -> None:
-    """y += a * x, through ``scratch`` in chunks (NumPy has no in-place axpy)."""
-    if len(y) <= len(scratch):
-        tmp = scratch[:len(y)]
-        np.multiply(x, a, out=tmp)
-        y += tmp
-        return
-    for start in range(0, len(y), len(scratch)):
-        stop = min(start + len(scratch), len(y))
-        tmp = scratch[:stop - start]
-        np.multiply(x[start:stop], a, out=tmp)
-        y[start:stop] += tmp
-
-
 class SGD:
     """v = momentum*v + g; w -= lr*v (or w -= lr*(g + momentum*v) with Nesterov), where
     g includes l2*w for the weights (PyTorch's ``weight_decay``, applied to weights only).
 
     ``params`` and ``grads`` are flat buffers; the first ``n_weights`` are the weights.
-    The gradient buffer is used as scratch: it is garbage after ``step``. ``state`` holds
-    the declared buffers: ``velocity`` (with momentum), ``scratch`` (with L2 or Nesterov).
+    After ``step`` the gradient buffer holds the update that was subtracted from the
+    parameters (the diagnostics read it). ``state`` holds the declared buffers: ``velocity``
+    (with momentum) and ``scratch``, one cache-sized chunk (with L2 or Nesterov).
     """
 
     def __init__(self, params: np.ndarray, grads: np.ndarray, n_weights: int, train: TrainSpec,
@@ -54,7 +41,10 @@ class SGD:
         self.l2, self.clip = train.l2, train.clip_grad_norm
         self.state = state
         self.velocity = state.get("velocity")
-        self.scratch = cast(np.ndarray, state.get("scratch"))  # there for L2 and Nesterov
+        self.scratch = state.get("scratch")
+        # the update runs chunk by chunk, so that each chunk's parameters, gradient and
+        # velocity stay in cache across its few operations (half the memory traffic)
+        self.chunks = [(a, min(a + CHUNK, len(params))) for a in range(0, len(params), CHUNK)]
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """The state a resumed run needs (the scratch is not state)."""
@@ -75,32 +65,43 @@ class SGD:
     def grad_norm(self) -> float:
         return math.sqrt(float(np.vdot(self.grads, self.grads)))
 
-    def regularize(self) -> None:
-        """Clip the loss gradient (as PyTorch, before weight decay), then add l2 * W."""
-        g, p = self.grads, self.params
+    def clip_gradient(self) -> None:
+        """Scale the loss gradient to norm ``clip`` when it is longer (as PyTorch's
+        clip_grad_norm_, before weight decay)."""
         if self.clip is not None:
             norm = self.grad_norm()
             if norm > self.clip:
-                g *= self.clip / (norm + 1e-6)
-        if self.l2:
-            axpy(g[:self.n_weights], self.l2, p[:self.n_weights], self.scratch)
+                self.grads *= self.clip / (norm + 1e-6)
 
-    def step(self, lr: float) -> None:
-        """Regularize the gradient, then update the velocity and the parameters in place."""
-        self.regularize()
-        g, p = self.grads, self.params
-        v = self.velocity
-        if v is None:
-            g *= lr
-        else:
-            v *= self.momentum
-            v += g
-            if self.nesterov:
-                axpy(g, self.momentum, v, self.scratch)
-                g *= lr
+    def step(self, lr: float) -> float:
+        """Clip, add l2 * W, update the velocity and the parameters in place; returns the
+        sum of the squared parameters after the update (non-finite if one is)."""
+        self.clip_gradient()
+        mu, l2, n_weights, v_all = self.momentum, self.l2, self.n_weights, self.velocity
+        squares = 0.0
+        for a, b in self.chunks:
+            p, g = self.params[a:b], self.grads[a:b]
+            if l2 and a < n_weights:  # g += l2 * w, over the weights only
+                w = min(b, n_weights) - a
+                t = cast(np.ndarray, self.scratch)[:w]
+                np.multiply(p[:w], l2, out=t)
+                g[:w] += t
+            if v_all is not None:
+                v = v_all[a:b]
+                v *= mu
+                v += g
+                if self.nesterov:  # g + mu * v
+                    t = cast(np.ndarray, self.scratch)[:b - a]
+                    np.multiply(v, mu, out=t)
+                    g += t
+                    g *= lr
+                else:
+                    np.multiply(v, lr, out=g)
             else:
-                np.multiply(v, lr, out=g)
-        p -= g
+                g *= lr
+            p -= g
+            squares += float(np.dot(p, p))
+        return squares
 
 
 def make_optimizer(train: TrainSpec, params: np.ndarray, grads: np.ndarray, n_weights: int,

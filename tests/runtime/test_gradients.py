@@ -42,8 +42,10 @@ def gradient_check(text: str, loss_name: str, l2: float, fuse: bool = True, n: i
 
     objective()
     executor.backward(loss.dscores[:n])
-    sgd.regularize()  # adds l2 * W to the weights' gradient, as a training step does
-    analytic = executor.grad.copy()
+    before = params.data.copy()
+    sgd.step(1.0)  # without momentum, a step of lr 1 moves the parameters by -(g + l2 W)
+    analytic = before - params.data
+    params.data[...] = before
     numeric = np.empty_like(analytic)
     for i in range(len(params.data)):
         old = params.data[i]

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from nnc.runtime.optim import axpy, lr_at, make_optimizer
+from nnc.runtime.optim import lr_at, make_optimizer
 from nnc.spec.sections import LrSchedule, TrainSpec
 
 
@@ -44,18 +44,32 @@ def test_clipping_scales_the_loss_gradient_before_weight_decay(norm: float, clip
     params = rng.standard_normal(50)
     grad = rng.standard_normal(50)
     grad *= norm / np.linalg.norm(grad)
-    g = grad.copy()
+    g, before = grad.copy(), params.copy()
     sgd = make_optimizer(TrainSpec(l2=0.1, clip_grad_norm=clip), params, g, n_weights=30)
-    sgd.regularize()
+    sgd.step(1.0)  # no momentum, lr 1: the step is the regularized gradient
     scale = clip / (norm + 1e-6) if norm > clip else 1.0
     expected = grad * scale
-    expected[:30] += 0.1 * params[:30]  # weight decay on the weights only, after clipping
-    np.testing.assert_allclose(g, expected, rtol=1e-12)
+    expected[:30] += 0.1 * before[:30]  # weight decay on the weights only, after clipping
+    np.testing.assert_allclose(before - params, expected, rtol=1e-12)
+    np.testing.assert_allclose(g, expected, rtol=1e-12)  # the gradient buffer holds the update
 
 
-def test_axpy_in_chunks_equals_the_direct_update() -> None:
+@pytest.mark.parametrize("momentum, nesterov", [(0.0, False), (0.9, False), (0.9, True)])
+def test_a_chunked_step_equals_the_formula(momentum: float, nesterov: bool) -> None:
+    """Parameters longer than a chunk: the same as PyTorch's equations over the whole."""
     rng = np.random.default_rng(1)
-    y, x = rng.standard_normal(1000), rng.standard_normal(1000)
-    want = y + 0.25 * x
-    axpy(y, 0.25, x, np.empty(64))
-    np.testing.assert_allclose(y, want, rtol=1e-15)
+    n, n_weights = 150_000, 140_000
+    params, grad, velocity = (rng.standard_normal(n) for _ in range(3))
+    train = TrainSpec.model_validate({"l2": 0.01, "optimizer": {"sgd": {
+        "lr": 0.1, "momentum": momentum, "nesterov": nesterov}}})
+    sgd = make_optimizer(train, p := params.copy(), grad.copy(), n_weights)
+    if sgd.velocity is not None:
+        sgd.velocity[...] = velocity
+    squares = sgd.step(0.1)
+    g = grad.copy()
+    g[:n_weights] += 0.01 * params[:n_weights]
+    if momentum:
+        v = momentum * velocity + g
+        g = g + momentum * v if nesterov else v
+    np.testing.assert_allclose(p, params - 0.1 * g, rtol=1e-12)
+    assert squares == pytest.approx(float(np.dot(p, p)), rel=1e-12)
