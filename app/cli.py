@@ -133,7 +133,10 @@ training_options = options(
                       "result is bit-identical to an uninterrupted run)."),
     click.option("--force", is_flag=True,
                  help="With --resume: resume even if training-relevant spec fields or the "
-                      "data changed."))
+                      "data changed."),
+    click.option("--no-report", "no_report", is_flag=True,
+                 help="Do not draw report.html and figures/ (`nnc report OUT` draws them "
+                      "later)."))
 
 
 def _run_training(command: str, spec: Path, overrides: tuple[str, ...], out: Path,
@@ -156,6 +159,8 @@ def _run_training(command: str, spec: Path, overrides: tuple[str, ...], out: Pat
 
 
 def _train_summary(report: dict[str, Any]) -> list[str]:
+    from nnc.insight import warning_lines
+
     train, lines = report.get("train"), []
     if train:
         acc = (f"; val accuracy {train['val_accuracy']:.4f}" if train["val_accuracy"] is not None
@@ -168,7 +173,7 @@ def _train_summary(report: dict[str, Any]) -> list[str]:
     else:
         lines.append("not trained (the spec has no data): exported the initial weights")
     lines.append(f"params: {report['params']['params']:,}")
-    return lines
+    return lines + warning_lines(report)
 
 
 # ------------------------------------------------------------------------- commands
@@ -220,7 +225,7 @@ def summary(spec: Path, overrides: tuple[str, ...], max_memory: int | None, as_j
 @main.command()
 @training_options
 def train(spec: Path, overrides: tuple[str, ...], max_memory: int | None, out_dir: Path | None,
-          threads: int | None, quiet: bool, resume: bool, force: bool) -> None:
+          threads: int | None, quiet: bool, resume: bool, force: bool, no_report: bool) -> None:
     """Train SPEC with the NumPy runtime; write weights.npz, history.csv and report.json.
 
     With `epochs: 0` the initial weights are written (they depend only on the spec and
@@ -233,16 +238,18 @@ def train(spec: Path, overrides: tuple[str, ...], max_memory: int | None, out_di
     progress = TerminalProgress(prepared.spec_file.spec.train.epochs,
                                 enabled=False if quiet else None)
     report = _run_training("train", spec, overrides, out, threads, lambda stop: pipeline.train_to(
-        prepared, out, progress, threads, resume=resume, force=force, should_stop=stop))
+        prepared, out, progress, threads, resume=resume, force=force, should_stop=stop,
+        html=not no_report))
     for line in _train_summary(report):
         click.echo(line)
-    click.echo(f"wrote: {out}/weights.npz, history.csv, report.json")
+    click.echo(f"wrote: {out}/ weights.npz history.csv report.json spec.resolved.yaml"
+               + ("" if no_report else " report.html"))
 
 
 @main.command()
 @training_options
 def build(spec: Path, overrides: tuple[str, ...], max_memory: int | None, out_dir: Path | None,
-          threads: int | None, quiet: bool, resume: bool, force: bool) -> None:
+          threads: int | None, quiet: bool, resume: bool, force: bool, no_report: bool) -> None:
     """The main job: validate SPEC, print its sizing table, train it (when it has data),
     export it to ONNX, check that onnxruntime computes what NumPy computed, and write
     model.onnx, weights.npz, report.json, summary.txt, history.csv (and val.npz) to
@@ -257,14 +264,16 @@ def build(spec: Path, overrides: tuple[str, ...], max_memory: int | None, out_di
     progress = TerminalProgress(prepared.spec_file.spec.train.epochs,
                                 enabled=False if quiet else None)
     report = _run_training("build", spec, overrides, out, threads, lambda stop: pipeline.build(
-        prepared, out, progress, threads, resume=resume, force=force, should_stop=stop))
+        prepared, out, progress, threads, resume=resume, force=force, should_stop=stop,
+        html=not no_report))
     for line in _train_summary(report):
         click.echo(line)
     o = report["onnx"]
     click.echo(f"onnx: {o['path']} (opset {o['opset']}); onnxruntime parity ok: max abs diff "
                f"{o['max_abs_diff']:.2g} on {o['samples']} samples")
-    click.echo(f"wrote: {out}/ model.onnx weights.npz report.json summary.txt history.csv"
-               + (" val.npz" if report.get("val_file") else ""))
+    click.echo(f"wrote: {out}/ model.onnx weights.npz report.json summary.txt history.csv "
+               f"spec.resolved.yaml" + (" val.npz" if report.get("val_file") else "")
+               + ("" if no_report else " report.html"))
 
 
 @main.command()
@@ -311,6 +320,18 @@ def predict(model: Path, inputs: Path, output: Path | None, what: str | None,
         click.echo(f"wrote {output} ({done.rows} rows)")
     if done.accuracy is not None:
         click.echo(f"accuracy: {done.accuracy:.4f} ({done.samples} samples)", err=output is None)
+
+
+@main.command()
+@click.argument("out_dir", metavar="OUT", type=click.Path(path_type=Path, readable=False))
+def report(out_dir: Path) -> None:
+    """Draw OUT/report.html and OUT/figures/*.png from the outputs of `nnc build` or `nnc
+    train` in the folder OUT, without training again.
+
+    The page is self-contained (images inline, nothing fetched): open it from a file."""
+    from nnc import pipeline
+
+    click.echo(f"wrote {pipeline.report(out_dir)}")
 
 
 @main.command()

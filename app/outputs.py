@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -23,28 +24,56 @@ VAL_FILE_LIMIT = 64 << 20  # write val.npz only when it is at most this large
 
 
 def report_dict(prepared: "Prepared", trained: "Trained") -> dict[str, Any]:
-    """report.json: sizing totals, memory, data and training figures."""
+    """report.json: what was trained (spec, overrides, seed, versions, graph, sizing), on
+    what data, how it went (history, final figures), and, after a training run, the
+    diagnostics, the warnings and the metrics."""
+    spec_file, spec = prepared.spec_file, prepared.spec_file.spec
     report: dict[str, Any] = {
-        "nnc_version": __version__, "name": prepared.name,
-        "spec_file": str(prepared.spec_file.source.file),
+        "nnc_version": __version__, "name": prepared.name, "description": spec.description,
+        "spec_file": str(spec_file.source.file), "overrides": list(spec_file.overrides),
+        "seed": spec.train.seed, "versions": versions(),
         "params": prepared.sizing.totals.to_dict(), "memory": prepared.sizing.memory.to_dict(),
-        "data": None, "train": None,
+        "sizing": {"nodes": [n.to_dict() for n in prepared.sizing.nodes]},
+        "graph": graph_dict(prepared), "data": None, "train": None,
     }
     d = trained.dataset
     if d is not None:
         report["data"] = {"source": d.name, "train_samples": len(d.x_train),
                           "val_samples": len(d.x_val), "features": d.x_train.shape[1],
-                          "classes": d.classes, "preprocess": d.preprocess is not None}
+                          "classes": d.classes, "preprocess": d.preprocess is not None,
+                          "image": list(d.image) if d.image else None}
     if trained.result is not None:
         report["train"] = trained.result.to_dict()
     report.update(trained.extra)
     return report
 
 
+def graph_dict(prepared: "Prepared") -> dict[str, Any]:
+    """The network as report.json keeps it (what the report draws)."""
+    g = prepared.graph
+    return {"input": g.input_name, "input_shape": list(g.input_shape), "output": g.output,
+            "nodes": [{"name": n.name, "op": n.op, "inputs": list(n.inputs),
+                       "shape": list(n.shape),
+                       "activation": n.activation.op if n.activation is not None else None}
+                      for n in g.nodes]}
+
+
+def versions() -> dict[str, str]:
+    """The versions of what computed a run (read from the installed packages' metadata)."""
+    import platform
+    from importlib import metadata
+
+    out = {"nnc": __version__, "python": platform.python_version()}
+    for package in ("numpy", "onnx", "onnxruntime"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            out[package] = metadata.version(package)
+    return out
+
+
 def history_csv(trained: "Trained") -> str:
     """history.csv: one row per epoch."""
     out = io.StringIO()
-    columns = [f.name for f in fields(EpochRecord)]
+    columns = [f.name for f in fields(EpochRecord) if f.name != "diagnostics"]
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     for record in (trained.result.history if trained.result else []):
@@ -53,14 +82,53 @@ def history_csv(trained: "Trained") -> str:
 
 
 def write_training_outputs(out_dir: Path, prepared: "Prepared", trained: "Trained") -> None:
-    """weights.npz, history.csv, report.json (each written atomically)."""
+    """weights.npz, history.csv, report.json, spec.resolved.yaml and, for inputs of one or
+    two features, samples.npz (each written atomically)."""
     from nnc.runtime.weights import save_weights
 
     make_dir(out_dir)
-    preprocess = trained.dataset.preprocess if trained.dataset is not None else None
-    save_weights(out_dir / "weights.npz", trained.params, preprocess)
+    save_weights(out_dir / "weights.npz", trained.params, trained.preprocess)
     write_atomic(out_dir / "history.csv", history_csv(trained).encode())
+    write_atomic(out_dir / "spec.resolved.yaml", resolved_spec(prepared).encode())
+    write_samples(out_dir, trained)
     write_json(out_dir / "report.json", report_dict(prepared, trained))
+
+
+def resolved_spec(prepared: "Prepared") -> str:
+    """The exact spec trained, as YAML: overrides applied, every default filled in, data
+    paths made absolute (so the file works from any folder)."""
+    import yaml
+
+    spec_file = prepared.spec_file
+    data = spec_file.spec.model_dump(mode="json", exclude_none=True)
+    source = (data.get("data") or {})
+    for key in ("npz", "csv", "cifar10"):
+        if key in source:
+            path = Path(source[key]["path"]).expanduser()
+            source[key]["path"] = str(path if path.is_absolute() else
+                                      (spec_file.base_dir / path).resolve())
+    sets = "".join(f" --set {o}" for o in spec_file.overrides)
+    header = (f"# The spec nnc trained: {spec_file.source.file}{sets}, with every default "
+              "filled in.\n# `nnc build` and `nnc export` take it as it is.\n")
+    return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+SAMPLES_LIMIT = 10_000  # training samples kept for the report's drawings of the data
+
+
+def write_samples(out_dir: Path, trained: "Trained") -> None:
+    """samples.npz: training samples as the data had them, for the report to draw the
+    decision regions (two features) or the learned function (one)."""
+    d = trained.dataset
+    path = out_dir / "samples.npz"
+    if d is None or d.x_train.shape[1] > 2:
+        path.unlink(missing_ok=True)  # one of an earlier run would mislead
+        return
+    from nnc.base.npz import write_npz
+
+    arrays = {"x": d.raw_train(SAMPLES_LIMIT).astype(np.float32),
+              "y": np.array(d.y_train[:SAMPLES_LIMIT])}
+    write_atomic(path, lambda f: write_npz(f, arrays))
 
 
 def write_validation_set(out_dir: Path, trained: "Trained") -> Path | None:

@@ -97,18 +97,22 @@ def summary(spec: SpecLike, overrides: Iterable[str] = (), max_memory: int | Non
 
 def train_to(prepared: Prepared, out_dir: Path, callback: Any = None,
              threads: int | None = None, resume: bool = False, force: bool = False,
-             should_stop: Callable[[], int | None] | None = None) -> dict[str, Any]:
-    """`nnc train`: train, then write weights.npz, history.csv and report.json; returns the
-    report."""
+             should_stop: Callable[[], int | None] | None = None,
+             html: bool = True) -> dict[str, Any]:
+    """`nnc train`: train, then write weights.npz, history.csv, report.json (and with
+    ``html``, report.html); returns the report."""
     trained = train(prepared, callback, threads, out_dir=out_dir, resume=resume, force=force,
                     should_stop=should_stop)
     write_training_outputs(out_dir, prepared, trained)
+    if html:
+        report(out_dir)
     return report_dict(prepared, trained)
 
 
 def build(prepared: Prepared, out_dir: Path, callback: Any = None, threads: int | None = None,
           resume: bool = False, force: bool = False,
-          should_stop: Callable[[], int | None] | None = None) -> dict[str, Any]:
+          should_stop: Callable[[], int | None] | None = None,
+          html: bool = True) -> dict[str, Any]:
     """`nnc build`, the main job: train (if the spec has data), export, verify, write
     everything; returns the report."""
     trained = train(prepared, callback, threads, out_dir=out_dir, resume=resume, force=force,
@@ -128,7 +132,17 @@ def build(prepared: Prepared, out_dir: Path, callback: Any = None, threads: int 
     from nnc.report import sizing_table
 
     write_atomic(out_dir / "summary.txt", (sizing_table(prepared.sizing) + "\n").encode())
+    if html:
+        report(out_dir)
     return report_dict(prepared, trained)
+
+
+def report(out_dir: Path) -> Path:
+    """`nnc report`: draw report.html (and figures/*.png) from a run's output folder,
+    without training again; returns the page's path."""
+    from nnc.html_report import draw
+
+    return draw(out_dir)
 
 
 def export(prepared: Prepared, trained: Trained, output: Path | None = None,
@@ -260,8 +274,13 @@ def train(prepared: Prepared, callback: Any = None, threads: int | None = None,
         result = trainer.run()
     if store is not None and spec.train.checkpoint_every == 0:
         store.clear()  # only an interrupt wrote some: the run is complete now
-    return Trained(params, dataset, result, dataset.preprocess,
-                   {"notes": notes} if notes else {})
+    trained = Trained(params, dataset, result, dataset.preprocess,
+                      {"notes": notes} if notes else {})
+    from nnc.insight import analyse
+
+    probe = len(trainer.diagnostics.probe) if trainer.diagnostics is not None else 0
+    trained.extra.update(analyse(prepared, trained, trainer.state.initial, probe))
+    return trained
 
 
 def _store(spec: Any, dataset: "Dataset", threads: int, out_dir: Path, resume: bool) -> Any:

@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TextIO
 
-from nnc.runtime.trainer import Callback, EpochRecord
+from nnc.runtime.trainer import Callback, EpochRecord, Weights
 
 
 class TerminalProgress(Callback):
@@ -32,7 +32,7 @@ class TerminalProgress(Callback):
         self.stream.write(("\r\033[K" if self.enabled else "") + text + "\n")
         self.stream.flush()
 
-    def on_epoch(self, record: EpochRecord) -> None:
+    def on_epoch(self, record: EpochRecord, weights: Weights) -> None:
         if not self.enabled:
             return
         parts = [f"epoch {record.epoch}/{self.epochs}", f"loss {record.train_loss:.4f}"]

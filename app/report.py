@@ -31,5 +31,6 @@ def sizing_table(report: SizingReport) -> str:
         f"params {format_bytes(m.params)}, gradients {format_bytes(m.gradients)}, "
         f"optimizer {format_bytes(m.optimizer)}, activations {format_bytes(m.activations)}"
         + (f", best weights {format_bytes(m.best_params)}" if m.best_params else "")
+        + (f", diagnostics' probe {format_bytes(m.diagnostics)}" if m.diagnostics else "")
         + f"; total {format_bytes(m.training)}",
     ])

@@ -12,7 +12,7 @@ from nnc.base.losses import LOSSES
 from nnc.compiler.ir import Graph
 from nnc.compiler.ops import OP_RULES
 from nnc.compiler.plan import Plan, lower_to_plan
-from nnc.compiler.state import kept_weights, optimizer_state
+from nnc.compiler.state import kept_weights, optimizer_state, probe_bytes
 
 
 @dataclass(frozen=True)
@@ -59,10 +59,12 @@ class Memory:
     optimizer: int  # momentum, and a bounded scratch for in-place updates
     activations: int  # every buffer the runtime keeps per batch: outputs, gradients, masks
     best_params: int = 0  # the best weights so far, kept for early stopping
+    diagnostics: int = 0  # at most: the probe's inference buffers
 
     @property
     def training(self) -> int:
-        return self.params + self.gradients + self.optimizer + self.activations + self.best_params
+        return (self.params + self.gradients + self.optimizer + self.activations
+                + self.best_params + self.diagnostics)
 
     def to_dict(self) -> dict[str, int]:
         return {**asdict(self), "training": self.training}
@@ -113,7 +115,7 @@ def training_memory(plan: Plan, batch_size: int) -> Memory:
     per_sample = sum(activation_bytes(plan).values())
     return Memory(batch_size, FLOAT_BYTES * n_params, FLOAT_BYTES * n_params,
                   total_bytes(optimizer_state(train, n_params)), per_sample * batch_size,
-                  total_bytes(kept_weights(train, n_params)))
+                  total_bytes(kept_weights(train, n_params)), probe_bytes(plan))
 
 
 def activation_bytes(plan: Plan) -> dict[str, int]:

@@ -44,7 +44,7 @@ NAME = re.compile(r"^ckpt-e(\d{6})-b(\d{6})\.npz$")
 JOURNAL = r"^history-[0-9a-f]{16}\.jsonl$"
 NOT_RELEVANT = {("name",), ("description",), ("export",), ("train", "checkpoint_every"),
                 ("train", "checkpoint_seconds"), ("train", "keep_checkpoints"),
-                ("train", "threads")}
+                ("train", "threads"), ("train", "diagnostics_every")}
 RECORD = TypeAdapter(EpochRecord)
 SAMPLED_ROWS = 512  # feature rows of each set in the data's digest
 

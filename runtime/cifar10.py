@@ -119,7 +119,7 @@ def read_cifar10(section: Cifar10, ctx: SourceContext) -> Raw:
     x = xs[0] if len(xs) == 1 else np.concatenate(xs)
     y = ys[0] if len(ys) == 1 else np.concatenate(ys)
     return Raw(f"cifar10:{section.path}", x, y, ctx.spec_origin(), "cifar10", classes=CLASSES,
-               pixels=section.preprocess)
+               pixels=section.preprocess, image=(32, 32, 3))
 
 
 def batch_files(folder: Path) -> list[Path]:

@@ -70,6 +70,7 @@ class Dataset:
     y_train: int64 [N] class labels (classification losses), or float32 [N, outputs] (mse).
     x_val, y_val: the same for the validation set ([0, D] when there is none).
     x_val_raw: float32 [M, D], x_val before preprocessing (what the exported model takes).
+    image: the shape of the image a sample's features are, if they are one.
     """
 
     x_train: np.ndarray
@@ -80,6 +81,14 @@ class Dataset:
     preprocess: Preprocess | None
     classes: int | None
     name: str
+    image: tuple[int, ...] | None = None
+
+    def raw_train(self, limit: int) -> np.ndarray:
+        """Up to ``limit`` training samples as the data had them (before preprocessing)."""
+        x = self.x_train[:limit]
+        if self.preprocess is None:
+            return np.array(x)
+        return np.asarray(x / self.preprocess.scale + self.preprocess.shift)
 
 
 def load_data(data: DataSpec, *, base_dir: Path, features: int, outputs: int, loss: str,
@@ -133,7 +142,8 @@ def make_dataset(raw: Raw, *, features: int, outputs: int, loss: str, seed: int,
     if preprocess is not None:
         preprocess.apply(x_train, inplace=True)
         x_val = preprocess.apply(x_val_raw)
-    return Dataset(x_train, y, x_val, y_val, x_val_raw, preprocess, classes, raw.name)
+    return Dataset(x_train, y, x_val, y_val, x_val_raw, preprocess, classes, raw.name,
+                   raw.image)
 
 
 # ------------------------------------------------------------------------- checks

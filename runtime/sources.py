@@ -66,6 +66,7 @@ class Raw:
     x_val: np.ndarray | None = None
     y_val: np.ndarray | None = None
     pixels: str | None = None      # CIFAR-10's own preprocessing: mean_image|standardize|scale
+    image: tuple[int, ...] | None = None  # the image a sample's features are (reports draw it)
 
 
 # --------------------------------------------------------------------------- built-in
@@ -75,7 +76,8 @@ def digits(section: Digits, ctx: SourceContext) -> Raw:
     from sklearn.datasets import load_digits
 
     x, y = load_digits(return_X_y=True)
-    return Raw("digits", x.astype(np.float32), y, ctx.spec_origin(), "digits", classes=10)
+    return Raw("digits", x.astype(np.float32), y, ctx.spec_origin(), "digits", classes=10,
+               image=(8, 8))
 
 
 def breast_cancer(section: BreastCancer, ctx: SourceContext) -> Raw:

@@ -13,111 +13,46 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Annotated, Any, cast
+from collections.abc import Callable
+from typing import Any, cast
 
 import numpy as np
-from pydantic import Field
 
 from nnc.base.errors import DataError, Interrupted, TrainingError
 from nnc.compiler.plan import Plan
-from nnc.compiler.state import kept_weights
+from nnc.compiler.state import diagnostics_every, kept_weights
 from nnc.runtime.data import Dataset
+from nnc.runtime.diagnostics import Diagnostics, probe_of
 from nnc.runtime.executor import Executor
 from nnc.runtime.losses import BoundLoss
 from nnc.runtime.optim import lr_at, make_optimizer
 from nnc.runtime.params import ParamStore
+from nnc.runtime.records import (
+    Callback,
+    EpochRecord,
+    StateMismatch,
+    TrainerState,
+    TrainResult,
+    TrainState,
+    Weights,
+    as_callback,
+)
 from nnc.spec.sections import Sgd, TrainSpec
 
+__all__ = [
+    "Callback",
+    "EpochRecord",
+    "StateMismatch",
+    "TrainResult",
+    "TrainState",
+    "Trainer",
+    "TrainerState",
+    "Weights",
+    "first_non_finite",
+]
+
 SHUFFLE_STREAM, NOISE_STREAM = 11, 12  # SeedSequence spawn keys (init uses 10, data 1 and 2)
-
-# the constraints pydantic checks when a checkpoint's counters are read back
-Count = Annotated[int, Field(ge=0)]
-Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-
-
-@dataclass
-class EpochRecord:
-    """One row of the history. ``train_*`` are running means over the epoch's batches
-    (with dropout and noise active); ``val_*`` are computed in inference mode."""
-
-    epoch: Annotated[int, Field(ge=1)]
-    lr: Amount
-    train_loss: Amount
-    train_accuracy: Annotated[float, Field(ge=0, le=1)] | None
-    val_loss: Amount | None
-    val_accuracy: Annotated[float, Field(ge=0, le=1)] | None
-    seconds: Amount
-
-
-@dataclass
-class TrainResult:
-    """The history, and final metrics in inference mode with the weights kept.
-    ``samples_per_second`` counts the whole training loop (validation and checkpoints
-    included), over every session of a resumed run."""
-
-    history: list[EpochRecord]
-    epochs_run: int
-    best_epoch: int | None
-    stopped_early: bool
-    seconds: float
-    samples_per_second: float
-    train_loss: float | None
-    train_accuracy: float | None
-    val_loss: float | None
-    val_accuracy: float | None
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["final_loss"] = self.history[-1].train_loss if self.history else self.train_loss
-        return out
-
-
-class Callback:
-    """Receives progress; every method is optional."""
-
-    def on_batch(self, epoch: int, batch: int, batches: int) -> None:
-        pass
-
-    def on_epoch(self, record: EpochRecord) -> None:
-        pass
-
-    def on_note(self, text: str) -> None:
-        """Something the user should know (e.g. where a resumed run continues from)."""
-
-
-@dataclass
-class TrainState:
-    """The trainer's counters (its arrays and history aside)."""
-
-    epoch: Count = 0  # epochs completed
-    batch: Count = 0  # batches completed in the current epoch
-    loss_sum: Amount = 0.0  # of the current epoch so far
-    correct: Count = 0
-    epoch_seconds: Amount = 0.0
-    best_metric: Annotated[float, Field(allow_inf_nan=False)] | None = None
-    best_epoch: Annotated[int, Field(ge=1)] | None = None
-    bad_epochs: Count = 0
-    stopped_early: bool = False
-    train_seconds: Amount = 0.0  # wall time of the training loop, every session together
-    samples_seen: Count = 0
-
-
-@dataclass
-class TrainerState:
-    """All a run needs to continue exactly: ``arrays`` (params, the optimizer's state, best,
-    order), the counters, the random generators' states and the history."""
-
-    arrays: dict[str, np.ndarray]
-    counters: TrainState
-    rng: dict[str, Mapping[str, Any]]
-    history: list[EpochRecord] = field(default_factory=list)
-
-
-class StateMismatch(ValueError):
-    """A state that does not fit this trainer (another network, data or batch size)."""
-
+BLOW_UP = 1000.0  # a step's loss this many times the first (or 1, if larger) stops the run
 
 class Trainer:
     """Trains ``params`` (initialized by the caller) on ``data`` as ``config`` says.
@@ -133,7 +68,8 @@ class Trainer:
                  checkpoint: Callable[["Trainer"], Any] | None = None,
                  should_stop: Callable[[], int | None] | None = None):
         self.plan, self.params, self.data, self.config = plan, params, data, config
-        self.callback = callback or Callback()
+        self.callback = as_callback(callback)
+        self.weights = Weights(params)
         self.checkpoint, self.should_stop = checkpoint, should_stop
         self.batch = max(1, min(config.batch_size, len(data.x_train)))
         seed = config.seed
@@ -146,6 +82,10 @@ class Trainer:
         grads = cast(np.ndarray, self.executor.grad)  # a training executor has them
         self.optimizer = make_optimizer(config, params.data, grads, plan.n_weights, arena)
         self.best = arena.allocate(kept_weights(config, plan.n_params)).get("best")
+        every = diagnostics_every(config)
+        self.diagnostics = Diagnostics(plan, params, probe_of(data.x_val, data.x_train),
+                                       every) if every else None
+        self.measure_every = 0  # during a diagnostic epoch: steps between measured steps
         self.order: np.ndarray | None = None  # the current epoch's shuffled sample order
         self.state = TrainState()
         self.history: list[EpochRecord] = []
@@ -171,7 +111,10 @@ class Trainer:
             arrays["order"] = self.order
         rng = {"shuffle": self.shuffle_rng.bit_generator.state,
                "noise": self.noise_rng.bit_generator.state}
-        return TrainerState(arrays, dataclasses.replace(self.state), rng, list(self.history))
+        counters = dataclasses.replace(self.state)
+        if self.diagnostics is not None and self.measure_every:
+            counters.measuring = self.diagnostics.state()  # interrupted on a diagnostic epoch
+        return TrainerState(arrays, counters, rng, list(self.history))
 
     def load_state_dict(self, saved: TrainerState) -> None:
         """Continue from ``saved``; StateMismatch if it cannot be this trainer's state."""
@@ -184,8 +127,10 @@ class Trainer:
         if self.best is not None and "best" in arrays:
             self.best[...] = arrays["best"]
         self.order = arrays.get("order")
-        self.state = dataclasses.replace(saved.counters)
+        self.state = dataclasses.replace(saved.counters, measuring=None)
         self.history = list(saved.history)
+        if self.diagnostics is not None and saved.counters.measuring is not None:
+            self.diagnostics.load_state(saved.counters.measuring)
         self.shuffle_rng.bit_generator.state = saved.rng["shuffle"]
         self.noise_rng.bit_generator.state = saved.rng["noise"]
 
@@ -239,6 +184,8 @@ class Trainer:
         """Train until the configured epochs are done (or early stopping), then evaluate."""
         started = self.clock = self.last_checkpoint = time.perf_counter()
         epochs = self.config.epochs
+        if self.diagnostics is not None and self.state.initial is None and not self.history:
+            self.state.initial = self.observe_initial()
         try:
             # overflow is reported as divergence, by the checks of each step, not as warnings
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -261,6 +208,9 @@ class Trainer:
             self.order = self.new_order(n)
         batches = math.ceil(n / self.batch)
         report = type(self.callback).on_batch is not Callback.on_batch
+        diagnostics = self.diagnostics
+        self.measure_every = diagnostics.sample_every(batches) if diagnostics is not None \
+            and diagnostics.due(state.epoch + 1, config.epochs) else 0
         started = time.perf_counter()
         while state.batch < batches:
             start = state.batch * self.batch
@@ -271,7 +221,8 @@ class Trainer:
             else:  # in order: views, no copy
                 stop = min(start + self.batch, n)
                 rows, count = slice(start, stop), stop - start
-            loss, right = self.step(rows, lr)
+            measure = self.measure_every and state.batch % self.measure_every == 0
+            loss, right = self.step(rows, lr, bool(measure))
             state.loss_sum += loss * count
             state.correct += right
             state.batch += 1
@@ -322,19 +273,36 @@ class Trainer:
         record = EpochRecord(state.epoch + 1, lr, state.loss_sum / n + self.optimizer.l2_penalty(),
                              state.correct / n if self.loss.classification else None,
                              val_loss, val_acc, state.epoch_seconds)
-        self.history.append(record)
         state.samples_seen += n
         state.epoch += 1
         state.batch, state.loss_sum, state.correct, state.epoch_seconds = 0, 0.0, 0, 0.0
         self.order = None
         self.track_best(record)
+        last = state.epoch == self.config.epochs or state.stopped_early
+        if self.diagnostics is not None and (self.measure_every or last):
+            record.diagnostics = self.diagnostics.observe()
+        self.measure_every = 0
+        self.history.append(record)
         self.tick()
-        self.callback.on_epoch(record)
+        self.callback.on_epoch(record, self.weights)
         return record
 
-    def step(self, rows: np.ndarray | slice, lr: float) -> tuple[float, int]:
+    def observe_initial(self) -> dict[str, Any]:
+        """The diagnostics at initialization, with the loss on the probe samples."""
+        diagnostics = cast(Diagnostics, self.diagnostics)
+        measured = diagnostics.observe()
+        x, y = (self.data.x_val, self.data.y_val) if len(self.data.x_val) else \
+            (self.data.x_train, self.data.y_train)
+        with np.errstate(all="ignore"):
+            loss, _ = self.evaluate(x[:len(diagnostics.probe)], y[:len(diagnostics.probe)])
+        measured["loss"] = loss if loss is not None and math.isfinite(loss) else None
+        return measured
+
+    def step(self, rows: np.ndarray | slice, lr: float, measure: bool = False
+             ) -> tuple[float, int]:
         """One SGD step on the samples ``rows`` (indices, gathered into the batch buffers,
-        or a slice, read in place): (mean data loss, correctly classified)."""
+        or a slice, read in place): (mean data loss, correctly classified). With
+        ``measure``, the diagnostics measure the gradient and the update."""
         if isinstance(rows, slice):
             x, y = self.data.x_train[rows], self.data.y_train[rows]
             n = len(x)
@@ -346,12 +314,22 @@ class Trainer:
         loss = self.loss(scores, y)
         if not math.isfinite(loss):
             self.diverged(f"the loss is {loss}")
+        first = self.state.first_loss
+        if first is None:
+            self.state.first_loss = loss
+        elif loss > BLOW_UP * max(first, 1.0):
+            self.diverged(f"the loss blew up to {loss:.3g}, more than {BLOW_UP:g} times its "
+                          f"first value ({first:.3g})")
         right = self.loss.correct(scores, y) if self.loss.classification else 0
-        self.executor.backward(self.loss.dscores[:n])
+        grads = self.executor.backward(self.loss.dscores[:n])
+        if measure:
+            cast(Diagnostics, self.diagnostics).gradients(grads)
         # the optimizer sums the squares of the updated parameters as it goes; an overflow
         # of the sum (weights of 1e19) is confirmed parameter by parameter
         if not math.isfinite(self.optimizer.step(lr)) and first_non_finite(self.params):
             self.diverged("a parameter became non-finite")
+        if measure:  # the gradient buffer now holds the update the optimizer applied
+            cast(Diagnostics, self.diagnostics).updates(grads)
         return loss, right
 
     def interrupt(self, signal: int) -> None:

@@ -26,6 +26,7 @@ class SpecFile:
     spec: Spec
     source: Source
     path: Path | None = None
+    overrides: tuple[str, ...] = ()  # the --set overrides applied, in order
 
     @property
     def base_dir(self) -> Path:
@@ -66,6 +67,7 @@ def load_spec_text(text: str, file: str = "<spec>", fmt: str = "yaml",
         kind = type(source.data).__name__
         raise SpecError(source.problem((), f"a spec is a mapping of keys (name, input, layers, "
                                            f"...), not a {kind}"))
+    overrides = tuple(overrides)
     apply_overrides(source, overrides)
     try:
         spec = Spec.model_validate(source.data)
@@ -73,7 +75,7 @@ def load_spec_text(text: str, file: str = "<spec>", fmt: str = "yaml",
         problems = validation_problems(e, source, Spec)
         problems.sort(key=lambda p: (p.line or 0, p.col or 0))
         raise SpecError(problems) from None
-    return SpecFile(spec, source, file_path)
+    return SpecFile(spec, source, file_path, overrides)
 
 
 def _read_text(path: Path) -> str:

@@ -214,7 +214,7 @@ def test_a_signal_after_training_stops_the_build_before_the_export(spec, tmp_pat
     class LastEpoch(Callback):
         received = None
 
-        def on_epoch(self, record):
+        def on_epoch(self, record, weights):
             if record.epoch == 2:
                 self.received = signals.SIGTERM
 

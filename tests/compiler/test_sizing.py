@@ -19,7 +19,7 @@ from nnc.spec import load_spec_text
 TOTAL_KEYS = {"neurons", "weights", "biases", "other", "params", "macs", "flops"}
 NODE_KEYS = {"name", "op", "output_shape", *TOTAL_KEYS}
 MEMORY_KEYS = {"batch_size", "params", "gradients", "optimizer", "activations", "best_params",
-               "training"}
+               "diagnostics", "training"}
 F32 = 4  # bytes
 
 
@@ -219,7 +219,7 @@ def test_memory_estimate(cli, tmp_path: Path) -> None:
     assert memory["params"] == memory["gradients"] == F32 * params
     assert memory["optimizer"] == 0  # plain SGD without L2 keeps no state
     assert memory["training"] == (memory["params"] + memory["gradients"] + memory["optimizer"]
-                                  + memory["activations"])
+                                  + memory["activations"] + memory["diagnostics"])
     per_sample, rest = divmod(memory["activations"], 64)
     assert rest == 0 and per_sample >= F32 * (3 + 4 + 2)  # at least input and outputs
 

@@ -1,0 +1,1 @@
+../../../app/html_report.py

@@ -1,0 +1,1 @@
+../../../app/model_figures.py
