@@ -178,7 +178,8 @@ def histograms(diagnostics: dict[str, Any] | None) -> Figure | None:
     if not nodes:
         return None
     epochs = diagnostics["epochs"]  # type: ignore[index]
-    picks = sorted({0, len(epochs) // 2, len(epochs) - 1})
+    drawn = [i for i, h in enumerate(next(iter(nodes.values()))["histogram"]) if h is not None]
+    picks = sorted({drawn[0], drawn[len(drawn) // 2], drawn[-1]})
     cols = min(3, len(nodes))
     rows = math.ceil(len(nodes) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols + 0.5, 2.6 * rows + 0.3),

@@ -238,6 +238,69 @@ def train_seconds(text: str, overrides: list[str], threads: int, arrays=None,
         return time.perf_counter() - start
 
 
+# ---------------------------------------------------------------------- diagnostics
+
+def bench_diagnostics(threads: int, rounds: int) -> dict:
+    """Training throughput (samples/s as nnc reports it, the whole loop) with the default
+    diagnostics against none, in one run: models/digits.yaml and 3072-100-10 at batch 256."""
+    sizes = [3072, 100, 10]
+    cases = {
+        "digits": ((ROOT / "models/digits.yaml").read_text(), [], None),
+        "3072-100-10, batch 256, 5 epochs": (
+            spec_text(sizes, 256, epochs=5, defaults=True), [], data(sizes, 256 * 100)),
+    }
+    results = {}
+    print(f"\ndiagnostics: training samples/s, default against none ({threads} threads, "
+          f"median of {rounds}):")
+    for label, (text, overrides, arrays) in cases.items():
+        speed(text, overrides, threads, arrays)  # warm up
+        on, off = [], []
+        for _ in range(rounds):
+            on.append(speed(text, overrides, threads, arrays))
+            off.append(speed(text, [*overrides, "train.diagnostics_every=0"], threads, arrays))
+        a, b = statistics.median(on), statistics.median(off)
+        results[label] = {"default": a, "none": b, "ratio": a / b}
+        print(f"  {label:34s} default {a:10,.0f}   none {b:10,.0f}   default/none {a / b:.3f}")
+    return results
+
+
+def speed(text: str, overrides: list[str], threads: int, arrays=None) -> float:
+    """Samples/s of a training run (no output folder), as nnc prints it."""
+    prepared = pipeline.prepare(load_spec_text(text, overrides=overrides))
+    dataset = None
+    if arrays is not None:
+        x, y = arrays
+        dataset = Dataset(x, y, x[:0], y[:0], x[:0], None, int(y.max()) + 1, "bench")
+    trained = pipeline.train(prepared, dataset=dataset, threads=threads)
+    return trained.result.samples_per_second
+
+
+def bench_report(rounds: int) -> dict:
+    """Drawing report.html of a digits build: `nnc report OUT` as a whole process
+    (matplotlib's import included) and the drawing alone, in process."""
+    import tempfile
+
+    from nnc.html_report import draw
+
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder)
+        subprocess.run([sys.executable, "-m", "nnc.cli", "build", str(ROOT / "models/digits.yaml"),
+                        "-o", str(out), "-q", "--no-report"], check=True, capture_output=True)
+        process, alone = [], []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "nnc.cli", "report", str(out)], check=True,
+                           capture_output=True)
+            process.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            draw(out)
+            alone.append(time.perf_counter() - start)
+    results = {"process": statistics.median(process), "drawing": statistics.median(alone)}
+    print(f"\nreport of models/digits.yaml (median of {rounds}): `nnc report OUT` "
+          f"{results['process']:.2f} s as a process, {results['drawing']:.2f} s drawing alone")
+    return results
+
+
 # ------------------------------------------------------------------------ inference
 
 def bench_infer(threads: int, rounds: int) -> dict:
@@ -372,7 +435,7 @@ def bench_memory() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parts = ["train", "checkpoints", "infer", "startup", "memory"]
+    parts = ["train", "checkpoints", "diagnostics", "report", "infer", "startup", "memory"]
     parser.add_argument("parts", nargs="*", metavar="PART",
                         help=f"what to measure: {', '.join(parts)} (default: everything)")
     parser.add_argument("--threads", type=int, default=2)
@@ -389,6 +452,10 @@ def main() -> None:
         figures["train"] = bench_train(args.threads, args.rounds)
     if "checkpoints" in args.parts:
         figures["checkpoints"] = bench_checkpoints(args.threads, args.rounds)
+    if "diagnostics" in args.parts:
+        figures["diagnostics"] = bench_diagnostics(args.threads, args.rounds)
+    if "report" in args.parts:
+        figures["report"] = bench_report(args.rounds)
     if "infer" in args.parts:
         figures["infer"] = bench_infer(args.threads, args.rounds)
     if "startup" in args.parts:

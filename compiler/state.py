@@ -33,7 +33,7 @@ def kept_weights(train: TrainSpec, n_params: int) -> list[Buffer]:
 
 
 PROBE_SAMPLES = 512  # samples the diagnostics measure the activations on
-DIAGNOSTIC_POINTS = 10  # measurements over a run by default, besides the initialization
+DIAGNOSTIC_POINTS = 8  # measurements over a run by default, besides the initialization
 
 
 def diagnostics_every(train: TrainSpec) -> int:

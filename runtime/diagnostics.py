@@ -116,20 +116,20 @@ class Diagnostics:
 
     # ------------------------------------------------------------------ measuring
 
-    def observe(self) -> dict[str, Any]:
-        """The measurements now: activations on the probe, parameter norms, and the
-        means of what the sampled steps measured (then reset)."""
+    def observe(self, histograms: bool = True) -> dict[str, Any]:
+        """The measurements now: activations on the probe (with their ``histograms``),
+        parameter norms, and the means of what the sampled steps measured (then reset)."""
         with np.errstate(all="ignore"):
             if len(self.probe):
                 self.executor.forward(self.probe)
-            nodes = {w.name: self.node_stats(w) for w in self.watched} if len(self.probe) \
-                else {}
+            nodes = {w.name: self.node_stats(w, histograms) for w in self.watched} \
+                if len(self.probe) else {}
             params = {name: self.param_stats(name, start, stop, role)
                       for name, start, stop, role in self.spans}
         self.reset()
         return {"nodes": nodes, "params": params}
 
-    def node_stats(self, w: Watched) -> dict[str, Any]:
+    def node_stats(self, w: Watched, histogram: bool = True) -> dict[str, Any]:
         out = self.executor.value(self.plan.steps[w.index].output)
         assert out is not None
         stats: dict[str, Any] = {"kind": w.kind, "mean": float(out.mean()),
@@ -151,11 +151,14 @@ class Diagnostics:
             z = kernel.buffers["z"][:len(out)]  # [n, pieces, units]
             wins = np.bincount(z.argmax(axis=1).ravel(), minlength=z.shape[1])
             stats["piece_wins"] = (wins / wins.sum()).tolist()
-        finite = out[np.isfinite(out)]
-        counts, edges = np.histogram(finite, bins=HISTOGRAM_BINS) if finite.size else \
-            (np.zeros(HISTOGRAM_BINS, np.int64), np.linspace(0, 1, HISTOGRAM_BINS + 1))
-        stats["histogram"] = {"edges": edges.tolist(), "counts": counts.tolist()}
+        stats["histogram"] = _histogram(out) if histogram else None
         return stats
+
+    def histogram_due(self, epoch: int, epochs: int) -> bool:
+        """Whether the measurement at the end of (1-based) ``epoch`` draws histograms: the
+        report shows them at initialization, in the middle and at the end."""
+        middle = math.ceil(epochs / 2 / self.every) * self.every
+        return epoch in (middle, epochs)
 
     def param_stats(self, name: str, start: int, stop: int, role: str) -> dict[str, Any]:
         w = self.params.data[start:stop]
@@ -168,6 +171,13 @@ class Diagnostics:
         if role == "slope":
             stats.update(min=float(w.min()), mean=float(w.mean()), max=float(w.max()))
         return stats
+
+
+def _histogram(out: np.ndarray) -> dict[str, list[float]]:
+    finite = out[np.isfinite(out)]
+    counts, edges = np.histogram(finite, bins=HISTOGRAM_BINS) if finite.size else \
+        (np.zeros(HISTOGRAM_BINS, np.int64), np.linspace(0, 1, HISTOGRAM_BINS + 1))
+    return {"edges": edges.tolist(), "counts": counts.tolist()}
 
 
 def probe_of(x_val: np.ndarray, x_train: np.ndarray) -> np.ndarray:

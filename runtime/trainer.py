@@ -280,7 +280,8 @@ class Trainer:
         self.track_best(record)
         last = state.epoch == self.config.epochs or state.stopped_early
         if self.diagnostics is not None and (self.measure_every or last):
-            record.diagnostics = self.diagnostics.observe()
+            record.diagnostics = self.diagnostics.observe(
+                last or self.diagnostics.histogram_due(state.epoch, self.config.epochs))
         self.measure_every = 0
         self.history.append(record)
         self.tick()

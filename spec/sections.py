@@ -164,7 +164,7 @@ class TrainSpec(Strict):
     diagnostics_every: int | None = Field(
         None, ge=0, le=1_000_000,
         description="epochs between diagnostics (activation health, gradients, updates); "
-                    "0: none; default: about 10 over the run")
+                    "0: none; default: about 8 over the run")
     checkpoint_every: int | None = Field(
         None, ge=0, description="epochs between checkpoints; 0: none (but on an interrupt); "
                                 "default: by time, see checkpoint_seconds")
