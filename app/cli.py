@@ -158,6 +158,31 @@ def _run_training(command: str, spec: Path, overrides: tuple[str, ...], out: Pat
         raise
 
 
+def _train_verb(command: str, run: Callable[..., dict[str, Any]], spec: Path,
+                overrides: tuple[str, ...], max_memory: int | None, out_dir: Path | None,
+                threads: int | None, quiet: bool, resume: bool, force: bool, no_report: bool,
+                sizing: bool = False) -> tuple[dict[str, Any], Path]:
+    """What `nnc train` and `nnc build` share: prepare the spec, make the output folder,
+    ``run`` the pipeline with progress and signals handled, print the summary and the
+    warnings; returns the report and the folder."""
+    from nnc import pipeline
+    from nnc.progress import TerminalProgress
+    from nnc.report import sizing_table
+
+    prepared = pipeline.prepare(spec, overrides, max_memory=max_memory)
+    out = pipeline.output_folder(out_dir, prepared)
+    if sizing:
+        click.echo(sizing_table(prepared.sizing))
+    progress = TerminalProgress(prepared.spec_file.spec.train.epochs,
+                                enabled=False if quiet else None)
+    report = _run_training(command, spec, overrides, out, threads, lambda stop: run(
+        prepared, out, progress, threads, resume=resume, force=force, should_stop=stop,
+        html=not no_report))
+    for line in _train_summary(report):
+        click.echo(line)
+    return report, out
+
+
 def _train_summary(report: dict[str, Any]) -> list[str]:
     from nnc.insight import warning_lines
 
@@ -226,22 +251,15 @@ def summary(spec: Path, overrides: tuple[str, ...], max_memory: int | None, as_j
 @training_options
 def train(spec: Path, overrides: tuple[str, ...], max_memory: int | None, out_dir: Path | None,
           threads: int | None, quiet: bool, resume: bool, force: bool, no_report: bool) -> None:
-    """Train SPEC with the NumPy runtime; write weights.npz, history.csv and report.json.
+    """Train SPEC with the NumPy runtime; write weights.npz, history.csv, report.json,
+    report.html and spec.resolved.yaml.
 
     With `epochs: 0` the initial weights are written (they depend only on the spec and
     train.seed)."""
     from nnc import pipeline
-    from nnc.progress import TerminalProgress
 
-    prepared = pipeline.prepare(spec, overrides, max_memory=max_memory)
-    out = pipeline.output_folder(out_dir, prepared)
-    progress = TerminalProgress(prepared.spec_file.spec.train.epochs,
-                                enabled=False if quiet else None)
-    report = _run_training("train", spec, overrides, out, threads, lambda stop: pipeline.train_to(
-        prepared, out, progress, threads, resume=resume, force=force, should_stop=stop,
-        html=not no_report))
-    for line in _train_summary(report):
-        click.echo(line)
+    _, out = _train_verb("train", pipeline.train_to, spec, overrides, max_memory, out_dir,
+                         threads, quiet, resume, force, no_report)
     click.echo(f"wrote: {out}/ weights.npz history.csv report.json spec.resolved.yaml"
                + ("" if no_report else " report.html"))
 
@@ -252,22 +270,12 @@ def build(spec: Path, overrides: tuple[str, ...], max_memory: int | None, out_di
           threads: int | None, quiet: bool, resume: bool, force: bool, no_report: bool) -> None:
     """The main job: validate SPEC, print its sizing table, train it (when it has data),
     export it to ONNX, check that onnxruntime computes what NumPy computed, and write
-    model.onnx, weights.npz, report.json, summary.txt, history.csv (and val.npz) to
-    build/NAME/ (or -o)."""
+    model.onnx, weights.npz, report.json, report.html, summary.txt, history.csv,
+    spec.resolved.yaml (and val.npz) to build/NAME/ (or -o)."""
     from nnc import pipeline
-    from nnc.progress import TerminalProgress
-    from nnc.report import sizing_table
 
-    prepared = pipeline.prepare(spec, overrides, max_memory=max_memory)
-    out = pipeline.output_folder(out_dir, prepared)
-    click.echo(sizing_table(prepared.sizing))
-    progress = TerminalProgress(prepared.spec_file.spec.train.epochs,
-                                enabled=False if quiet else None)
-    report = _run_training("build", spec, overrides, out, threads, lambda stop: pipeline.build(
-        prepared, out, progress, threads, resume=resume, force=force, should_stop=stop,
-        html=not no_report))
-    for line in _train_summary(report):
-        click.echo(line)
+    report, out = _train_verb("build", pipeline.build, spec, overrides, max_memory, out_dir,
+                              threads, quiet, resume, force, no_report, sizing=True)
     o = report["onnx"]
     click.echo(f"onnx: {o['path']} (opset {o['opset']}); onnxruntime parity ok: max abs diff "
                f"{o['max_abs_diff']:.2g} on {o['samples']} samples")

@@ -27,7 +27,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -197,26 +199,33 @@ def bench_checkpoints(threads: int, rounds: int) -> dict:
     """Training time with default checkpointing against none at all (no output folder, no
     fingerprint of the data), in one run: the spiral for 2000 epochs
     (models/spiral-two-layer.yaml) and 3072-100-10 at batch 256."""
-    sizes = [3072, 100, 10]
-    cases = {
-        "spiral-two-layer, 2000 epochs": (
-            (ROOT / "models/spiral-two-layer.yaml").read_text(), ["train.epochs=2000"], None),
-        "3072-100-10, batch 256, 5 epochs": (
-            spec_text(sizes, 256, epochs=5, defaults=True), [], data(sizes, 256 * 100)),
-    }
-    results = {}
     print(f"\ncheckpoints: training seconds, default against none ({threads} threads, "
           f"median of {rounds}):")
+    return side_by_side(
+        rounds, lambda text, sets, arrays: train_seconds(text, sets, threads, arrays),
+        lambda text, sets, arrays: train_seconds(text, sets, threads, arrays, checkpoints=False),
+        {"spiral-two-layer, 2000 epochs": (
+            (ROOT / "models/spiral-two-layer.yaml").read_text(), ["train.epochs=2000"], None)})
+
+
+def side_by_side(rounds: int, default: Callable[..., float], other: Callable[..., float],
+                 cases: dict[str, tuple[str, list[str], Any]] | None = None) -> dict:
+    """``default`` and ``other`` measured alternately ``rounds`` times on each case (spec
+    text, overrides, arrays or None), and on 3072-100-10 at batch 256 for 5 epochs;
+    prints and returns their medians and ratio."""
+    sizes = [3072, 100, 10]
+    cases = {**(cases or {}), "3072-100-10, batch 256, 5 epochs": (
+        spec_text(sizes, 256, epochs=5, defaults=True), [], data(sizes, 256 * 100))}
+    results = {}
     for label, (text, overrides, arrays) in cases.items():
-        train_seconds(text, overrides, threads, arrays)  # warm up
-        default, none = [], []
+        default(text, overrides, arrays)  # warm up
+        firsts, seconds = [], []
         for _ in range(rounds):
-            default.append(train_seconds(text, overrides, threads, arrays))
-            none.append(train_seconds(text, overrides, threads, arrays, checkpoints=False))
-        d, n = statistics.median(default), statistics.median(none)
-        results[label] = {"default": d, "none": n, "overhead": d / n - 1}
-        print(f"  {label:34s} default {d:7.3f} s   none {n:7.3f} s   overhead "
-              f"{100 * (d / n - 1):+.1f}%")
+            firsts.append(default(text, overrides, arrays))
+            seconds.append(other(text, overrides, arrays))
+        a, b = statistics.median(firsts), statistics.median(seconds)
+        results[label] = {"default": a, "none": b, "ratio": a / b}
+        print(f"  {label:34s} default {a:10,.3f}   none {b:10,.3f}   default/none {a / b:.3f}")
     return results
 
 
@@ -243,25 +252,13 @@ def train_seconds(text: str, overrides: list[str], threads: int, arrays=None,
 def bench_diagnostics(threads: int, rounds: int) -> dict:
     """Training throughput (samples/s as nnc reports it, the whole loop) with the default
     diagnostics against none, in one run: models/digits.yaml and 3072-100-10 at batch 256."""
-    sizes = [3072, 100, 10]
-    cases = {
-        "digits": ((ROOT / "models/digits.yaml").read_text(), [], None),
-        "3072-100-10, batch 256, 5 epochs": (
-            spec_text(sizes, 256, epochs=5, defaults=True), [], data(sizes, 256 * 100)),
-    }
-    results = {}
     print(f"\ndiagnostics: training samples/s, default against none ({threads} threads, "
           f"median of {rounds}):")
-    for label, (text, overrides, arrays) in cases.items():
-        speed(text, overrides, threads, arrays)  # warm up
-        on, off = [], []
-        for _ in range(rounds):
-            on.append(speed(text, overrides, threads, arrays))
-            off.append(speed(text, [*overrides, "train.diagnostics_every=0"], threads, arrays))
-        a, b = statistics.median(on), statistics.median(off)
-        results[label] = {"default": a, "none": b, "ratio": a / b}
-        print(f"  {label:34s} default {a:10,.0f}   none {b:10,.0f}   default/none {a / b:.3f}")
-    return results
+    return side_by_side(
+        rounds, lambda text, sets, arrays: speed(text, sets, threads, arrays),
+        lambda text, sets, arrays: speed(text, [*sets, "train.diagnostics_every=0"], threads,
+                                         arrays),
+        {"digits": ((ROOT / "models/digits.yaml").read_text(), [], None)})
 
 
 def speed(text: str, overrides: list[str], threads: int, arrays=None) -> float:
