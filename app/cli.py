@@ -280,7 +280,7 @@ def build(spec: Path, overrides: tuple[str, ...], max_memory: int | None, out_di
     click.echo(f"onnx: {o['path']} (opset {o['opset']}); onnxruntime parity ok: max abs diff "
                f"{o['max_abs_diff']:.2g} on {o['samples']} samples")
     click.echo(f"wrote: {out}/ model.onnx weights.npz report.json summary.txt history.csv "
-               f"spec.resolved.yaml" + (" val.npz" if report.get("val_file") else "")
+               f"spec.resolved.yaml" + (" val.npz" if report["files"]["val"] else "")
                + ("" if no_report else " report.html"))
 
 
@@ -326,8 +326,11 @@ def predict(model: Path, inputs: Path, output: Path | None, what: str | None,
                             echo=click.echo)
     if output is not None:
         click.echo(f"wrote {output} ({done.rows} rows)")
-    if done.accuracy is not None:
-        click.echo(f"accuracy: {done.accuracy:.4f} ({done.samples} samples)", err=output is None)
+    m = done.metrics
+    if m is not None:
+        line = f"accuracy: {m['accuracy']:.4f}" if "accuracy" in m else \
+            f"mae: {m['mae']:.6g}, rmse: {m['rmse']:.6g}, r2: {m['r2']:.4f}"
+        click.echo(f"{line} ({done.samples} samples)", err=output is None)
 
 
 @main.command()

@@ -20,10 +20,11 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure as MplFigure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
+from nnc.runtime import health
+
 __all__ = ["Figure", "plt", "render", "spaced"]
 
 DPI = 72
-HEALTHY_UPDATE = 1e-3  # the update/weight ratio the lecture's notes call healthy
 TRAIN_COLOR, VAL_COLOR = "#1f77b4", "#d62728"
 
 
@@ -159,7 +160,7 @@ def activation_health(diagnostics: dict[str, Any] | None) -> Figure | None:
         ax.plot(epochs, [100 * v if v is not None else math.nan for v in values], marker="o",
                 ms=3, ls="-" if key == "dead_fraction" else "--",
                 label=f"{name}: {'dead units' if key == 'dead_fraction' else 'saturated'}")
-    ax.axhline(50, color="#c00", lw=0.8, ls=":")
+    ax.axhline(100 * health.DEAD, color="#c00", lw=0.8, ls=":")
     ax.set(xlabel="epoch (0: initialization)", ylabel="%", ylim=(-3, 103),
            title="activation health on the probe samples")
     ax.legend(fontsize=7, loc="upper left")
@@ -167,7 +168,8 @@ def activation_health(diagnostics: dict[str, Any] | None) -> Figure | None:
     return render(fig, "activation-health", "Activation health",
                   "Dead units are inactive on every probe sample (solid lines); saturated "
                   "outputs lie in a sigmoid's or tanh's flat tails (dashed). Above the dotted "
-                  "line (50%) nnc warns: dead ReLUs pass no gradient and do not recover; "
+                  f"line ({health.DEAD:.0%}) nnc warns: dead ReLUs pass no gradient and do not "
+                  "recover; "
                   "saturated units pass almost none.")
 
 
@@ -214,18 +216,21 @@ def gradients(diagnostics: dict[str, Any] | None) -> Figure | None:
                      marker="o", ms=3, label=name)
     log_y(axes[0])
     axes[0].set(xlabel="epoch", title="gradient norm (mean over sampled steps)")
-    axes[1].axhspan(HEALTHY_UPDATE / 10, HEALTHY_UPDATE * 10, color="#cdeccd", alpha=0.6,
-                    label="healthy band")
-    axes[1].axhline(HEALTHY_UPDATE, color="#393", lw=0.8)
+    axes[1].axhspan(health.UPDATE_LOW, health.UPDATE_HIGH, color="#cdeccd", alpha=0.6,
+                    label="no warning")
+    axes[1].axhline(health.HEALTHY_UPDATE, color="#393", lw=0.8, label="healthy")
     log_y(axes[1])
     axes[1].set(xlabel="epoch", title="||lr · update|| / ||w||")
     for ax in axes:
         ax.legend(fontsize=7, loc="lower left")
     spaced(fig)
     return render(fig, "gradients", "Gradients and updates",
-                  "Per parameter tensor. An update ratio near 1e-3 is healthy (CS231n's notes); "
-                  "far above, the learning rate is too high; far below, too low. A first "
-                  "layer's gradient 100 times below the last layer's is a vanishing gradient.")
+                  "Per parameter tensor. An update ratio near "
+                  f"{health.HEALTHY_UPDATE:g} is healthy (CS231n's notes); far above, the "
+                  "learning rate is too high; far below, too low: outside the shaded band "
+                  f"({health.UPDATE_LOW:g} to {health.UPDATE_HIGH:g}) nnc warns. A layer's "
+                  f"gradient {health.VANISHING:g} times below the output layer's is a "
+                  "vanishing gradient.")
 
 
 # ------------------------------------------------------------------------- metrics

@@ -12,11 +12,11 @@ import html
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-import numpy as np
+from pydantic import BaseModel, ConfigDict
 
-from nnc.base.errors import DataError
+from nnc.base.errors import DataError, brief
 from nnc.base.files import make_dir, write_atomic
 from nnc.figures import Figure
 
@@ -60,7 +60,7 @@ def render(page: Page) -> str:
              f"<h1>{e(r['name'])}</h1>"]
     if r.get("description"):
         parts.append(f"<p>{e(r['description'])}</p>")
-    parts.append(_warnings(r.get("warnings") or []))
+    parts.append(_warnings(r.get("warnings") or [], trained=r.get("train") is not None))
     parts.append(_summary(r))
     by_slug = {f.slug: f for f in page.figures}
     if "network" in by_slug:
@@ -76,7 +76,10 @@ def render(page: Page) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def _warnings(warnings: list[dict[str, Any]]) -> str:
+def _warnings(warnings: list[dict[str, Any]], trained: bool) -> str:
+    if not trained:
+        return ("<section id='warnings'><h2>Warnings</h2><p class='muted'>Not trained (the "
+                "spec has no data): nothing was measured.</p></section>")
     if not warnings:
         return ("<section id='warnings'><h2>Warnings</h2><p class='ok'>None: no dead or "
                 "saturated units, gradients and updates in range, no sign of overfitting."
@@ -163,109 +166,55 @@ def _figure(figure: Figure) -> str:
 
 
 def draw(out_dir: Path) -> Path:
-    """Draw the report of the run whose outputs are in ``out_dir`` (report.json, and where
-    there are: spec.resolved.yaml, weights.npz, val.npz, samples.npz); returns its path."""
+    """Draw the report of the run whose outputs are in ``out_dir``: report.json, and the
+    files it lists (spec.resolved.yaml, weights.npz, val.npz, samples.npz); returns the
+    page's path."""
     from nnc import figures as f
+    from nnc import model_figures
 
     report = read_report(out_dir)
-    drawn: list[Figure | None] = [f.network(report["graph"])] if report.get("graph") else []
-    diagnostics = report.get("diagnostics")
-    history = (report.get("train") or {}).get("history") or []
-    class_names = (report.get("data") or {}).get("class_names") or \
-        [str(i) for i in range(len((report.get("metrics") or {}).get("confusion_matrix", [])))]
-    drawn += [f.curves(history), f.activation_health(diagnostics), f.histograms(diagnostics),
-              f.gradients(diagnostics), f.confusion(report.get("metrics"), class_names),
-              f.binary_curves(report.get("metrics"))]
-    drawn += _model_figures(out_dir, report)
+    path = out_dir / "report.json"
+    try:
+        drawn: list[Figure | None] = [f.network(report["graph"])] if report.get("graph") else []
+        diagnostics = report.get("diagnostics")
+        history = (report.get("train") or {}).get("history") or []
+        metrics = report.get("metrics")
+        class_names = (report.get("data") or {}).get("class_names") or \
+            [str(i) for i in range(len((metrics or {}).get("confusion_matrix", [])))]
+        drawn += [f.curves(history), f.activation_health(diagnostics),
+                  f.histograms(diagnostics), f.gradients(diagnostics),
+                  f.confusion(metrics, class_names), f.binary_curves(metrics)]
+        drawn += model_figures.of_run(out_dir, report)
+    except (KeyError, TypeError, IndexError, AttributeError) as e:
+        raise DataError(f"not a report this version of nnc can draw (at {brief(e, 60)}): "
+                        "written by another version, or edited?", file=str(path)) from None
     return write(out_dir, Page(report, [d for d in drawn if d is not None]))
 
 
-def _model_figures(out_dir: Path, report: dict[str, Any]) -> list[Figure | None]:
-    """The figures that run the model: they need the resolved spec and the weights."""
-    from nnc import model_figures as m
-    from nnc.base.npz import load_npz
+class ReportFile(BaseModel):
+    """What a report.json must hold for its page to be drawn (the rest is read as found)."""
 
-    if not (out_dir / "spec.resolved.yaml").is_file() or not (out_dir / "weights.npz").is_file():
-        return []
-    model = Model.load(out_dir)
-    data = report.get("data") or {}
-    drawn: list[Figure | None] = []
-    image = m.image_shape(data)
-    if image is not None:
-        weight = model.first_weight()
-        if weight is not None and weight.shape[1] == int(np.prod(image)):
-            drawn.append(m.first_layer_images(m.as_image_weights(weight, image), image,
-                                              f"first-layer weights of {report['name']}"))
-    saved = {name: load_npz(out_dir / f"{name}.npz", f"not a readable {name}.npz")
-             for name in ("val", "samples") if (out_dir / f"{name}.npz").is_file()}
-    train = saved.get("samples")
-    val = saved.get("val")
-    if train is None:
-        return drawn
-    train_s = m.Samples(train["x"], train["y"])
-    val_s = m.Samples(val["x"], val["y"]) if val is not None else m.Samples(train["x"][:0],
-                                                                           train["y"][:0])
-    if data.get("classes") and train["x"].shape[1] == 2:
-        drawn.append(m.decision_regions(model.scores, train_s, val_s, report["name"]))
-        if model.hidden is not None:
-            drawn.append(m.unit_responses(model.hidden_outputs, train_s, model.hidden))
-    elif not data.get("classes"):
-        drawn.append(m.regression_fit(model.scores, val_s, train_s))
-    return drawn
-
-
-class Model:
-    """A trained network of an output folder, run by the NumPy runtime on raw inputs."""
-
-    def __init__(self, prepared: Any, trained: Any):
-        from nnc.runtime.diagnostics import watched_steps
-
-        self.plan, self.params, self.preprocess = prepared.plan, trained.params, \
-            trained.preprocess
-        watched = watched_steps(self.plan)
-        self.hidden = watched[0].name if watched else None
-
-    @classmethod
-    def load(cls, out_dir: Path) -> "Model":
-        from nnc import pipeline
-
-        prepared = pipeline.prepare(out_dir / "spec.resolved.yaml", memory="none")
-        return cls(prepared, pipeline.load_trained(prepared, out_dir / "weights.npz"))
-
-    def run(self, x: np.ndarray) -> Any:
-        from nnc.runtime.executor import Executor
-
-        x = self.preprocess.apply(x) if self.preprocess is not None else \
-            np.ascontiguousarray(x, dtype=np.float32)
-        executor = Executor(self.plan, self.params, max(1, len(x)), training=False)
-        with np.errstate(all="ignore"):
-            executor.forward(x)
-        return executor
-
-    def scores(self, x: np.ndarray) -> np.ndarray:
-        return np.array(self.run(x).values[-1])
-
-    def hidden_outputs(self, x: np.ndarray) -> np.ndarray:
-        return np.array(self.run(x).value(self.hidden))
-
-    def first_weight(self) -> np.ndarray | None:
-        """The weight [units, features] of the first dense layer reading the input."""
-        for step in self.plan.steps:
-            if step.node.op == "dense" and step.inputs == (self.plan.graph.input_name,):
-                return np.asarray(self.params.views[f"{step.node.name}.weight"])
-        return None
+    model_config = ConfigDict(extra="allow")
+    name: str
+    graph: dict[str, Any] | None = None
+    data: dict[str, Any] | None = None
+    train: dict[str, Any] | None = None
+    diagnostics: dict[str, Any] | None = None
+    warnings: list[dict[str, Any]] = []
+    metrics: dict[str, Any] | None = None
+    files: dict[str, str | None] = {}
 
 
 def read_report(out_dir: Path) -> dict[str, Any]:
-    """The report.json of an output folder."""
-    path = out_dir / "report.json"
+    """The report.json of an output folder, checked to be one nnc wrote."""
     from nnc.base.files import read_bytes
 
+    path = out_dir / "report.json"
     try:
-        report = json.loads(read_bytes(path, 256 << 20, "a report.json"))
-    except ValueError as e:
-        raise DataError(f"not a report written by nnc ({str(e)[:80]})", file=str(path)) from None
-    if not isinstance(report, dict) or "name" not in report:
-        raise DataError("not a report written by nnc (no name)", file=str(path))
-    return report
+        data = json.loads(read_bytes(path, 256 << 20, "a report.json"))
+        ReportFile.model_validate(data)
+    except ValueError as e:  # not JSON, or not the shape of a report (ValidationError)
+        raise DataError(f"not a report written by nnc ({brief(e, 100)})",
+                        file=str(path)) from None
+    return cast(dict[str, Any], data)
 

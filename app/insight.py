@@ -31,7 +31,8 @@ def analyse(prepared: "Prepared", trained: "Trained", initial: dict[str, Any] | 
         majority = float(counts.max() / counts.sum())
     sgd = cast(Sgd, spec.train.optimizer.sgd)
     run = Run([r.to_dict() for r in result.history], diagnostics, loss, result.train_accuracy,
-              result.val_accuracy, majority, dataset.classes, sgd.lr)
+              result.val_accuracy, majority, dataset.classes, sgd.lr,
+              output=prepared.plan.steps[-1].node.name)
     return {"diagnostics": diagnostics, "warnings": [w.to_dict() for w in warnings_of(run)],
             "metrics": metrics_of(prepared, trained)}
 
@@ -52,8 +53,9 @@ def metrics_of(prepared: "Prepared", trained: "Trained") -> dict[str, Any] | Non
                                  for i in range(0, len(x), 4096)])
     if not np.isfinite(scores).all():
         return None
-    if LOSSES[loss].classification:
-        return metrics.classification(y, scores, d.classes or 2)
+    entry = LOSSES[loss]
+    if entry.classification:
+        return metrics.classification(y, scores, d.classes or 2, entry.classify(scores))
     return metrics.regression(y, scores)
 
 

@@ -7,15 +7,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
+from nnc.base.errors import DataError
 from nnc.figures import Figure, plt, render, spaced  # plt: pyplot on Agg, as figures set it
 
 GRID = 160  # points per side of the plane's grid
 MAX_UNITS = 32  # hidden units drawn over the plane
 MAX_IMAGES = 64  # first-layer weights drawn as images
+MAX_TARGETS = 4  # regression targets drawn predicted against true
 
 
 @dataclass
@@ -40,13 +43,12 @@ def _plane(points: list[np.ndarray]) -> tuple[np.ndarray, tuple[float, float, fl
     return np.c_[gx.ravel(), gy.ravel()].astype(np.float32), (x0, x1, y0, y1)
 
 
-def decision_regions(forward: Forward, train: Samples, val: Samples | None,
-                     name: str) -> Figure:
+def decision_regions(classify: Forward, classes_count: int, train: Samples,
+                     val: Samples | None, name: str) -> Figure:
     """The class the model gives each point of the plane, with the samples on it."""
     grid, extent = _plane([train.x] + ([val.x] if val is not None and len(val.x) else []))
-    scores = forward(grid)
-    classes = (scores[:, 0] > 0).astype(int) if scores.shape[1] == 1 else scores.argmax(1)
-    n = max(2, scores.shape[1], int(train.y.max()) + 1)
+    classes = classify(grid)
+    n = max(2, classes_count)
     fig, ax = plt.subplots(figsize=(5, 4.6))
     cmap = plt.get_cmap("tab10" if n <= 10 else "tab20")
     ax.imshow(classes.reshape(GRID, GRID), origin="lower", extent=extent, cmap=cmap,
@@ -103,30 +105,38 @@ def unit_responses(layer: Forward, train: Samples, name: str) -> Figure | None:
                   "combination of these pieces.")
 
 
-def regression_fit(forward: Forward, val: Samples, train: Samples) -> Figure:
-    """Predicted against true; for one input feature, the learned curve over the data."""
-    one_d = train.x.shape[1] == 1
-    fig, axes = plt.subplots(1, 2 if one_d else 1, figsize=(10 if one_d else 5, 4),
-                             squeeze=False)
-    shown = val if len(val.x) else train
+def regression_fit(forward: Forward, shown: Samples, train: Samples | None) -> Figure:
+    """Predicted against true for up to MAX_TARGETS targets; for one input feature, the
+    learned curve over the data."""
     predicted = forward(shown.x)
-    ax = axes[0][0]
-    ax.scatter(shown.y[:, 0], predicted[:, 0], s=8, alpha=0.6)
-    low, high = float(shown.y.min()), float(shown.y.max())
-    ax.plot([low, high], [low, high], color="#999", ls="--")
-    ax.set(xlabel="true", ylabel="predicted", title="predicted against true")
-    if one_d:
-        ax = axes[0][1]
+    targets = min(predicted.shape[1], MAX_TARGETS)
+    one_d = train is not None and train.x.shape[1] == 1
+    panels = targets + one_d
+    fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels + 0.5, 3.8), squeeze=False)
+    y = shown.y.reshape(len(shown.y), -1)
+    for t in range(targets):
+        ax = axes[0][t]
+        ax.scatter(y[:, t], predicted[:, t], s=8, alpha=0.6)
+        low, high = float(y[:, t].min()), float(y[:, t].max())
+        ax.plot([low, high], [low, high], color="#999", ls="--")
+        ax.set(xlabel="true", ylabel="predicted",
+               title="predicted against true" + (f" (target {t})" if targets > 1 else ""))
+    if one_d and train is not None:
+        ax = axes[0][-1]
         xs = np.linspace(float(train.x.min()), float(train.x.max()), 400,
                          dtype=np.float32)[:, None]
-        ax.scatter(train.x[:, 0], train.y[:, 0], s=6, alpha=0.4, color="#999", label="data")
+        ax.scatter(train.x[:, 0], train.y.reshape(len(train.y), -1)[:, 0], s=6, alpha=0.4,
+                   color="#999", label="data")
         ax.plot(xs[:, 0], forward(xs)[:, 0], color="#d62728", label="network")
         ax.set(xlabel="x", ylabel="y", title="the learned function")
         ax.legend(fontsize=7, loc="upper left")
     spaced(fig)
+    more = f" (the first {targets} of {predicted.shape[1]} targets)" \
+        if predicted.shape[1] > targets else ""
     return render(fig, "regression", "The fit",
-                  "One hidden layer approximates any continuous function on an interval "
-                  "(universal approximation).")
+                  f"On the {len(shown.x)} validation samples{more}. One hidden layer "
+                  "approximates any continuous function on an interval (universal "
+                  "approximation).")
 
 
 def first_layer_images(weight: np.ndarray, image: tuple[int, ...], title: str) -> Figure:
@@ -159,3 +169,97 @@ def image_shape(data: dict[str, Any] | None) -> tuple[int, ...] | None:
     """The image shape of a run's inputs (report.json's data.image), if they are images."""
     shape = (data or {}).get("image")
     return tuple(shape) if shape else None
+
+
+# ---------------------------------------------------------------- from an output folder
+
+def of_run(out_dir: Path, report: dict[str, Any]) -> list[Figure | None]:
+    """The figures of a run that run its model: from the resolved spec, the weights, and
+    the samples report.json lists (files of another run are never read)."""
+    files = report.get("files") or {}
+    if not (out_dir / "spec.resolved.yaml").is_file() or not (out_dir / "weights.npz").is_file():
+        return []
+    model = Model.load(out_dir)
+    data = report.get("data") or {}
+    drawn: list[Figure | None] = []
+    image = image_shape(data)
+    weight = model.first_weight()
+    if image is not None and weight is not None and weight.shape[1] == int(np.prod(image)):
+        drawn.append(first_layer_images(as_image_weights(weight, image), image,
+                                        f"first-layer weights of {report['name']}"))
+    features = int(data.get("features") or 0)
+    val = _samples(out_dir, files.get("val"), features)
+    train = _samples(out_dir, files.get("samples"), features)
+    if data.get("classes") and train is not None and features == 2:
+        drawn.append(decision_regions(model.classes, int(data["classes"]), train, val,
+                                      report["name"]))
+        if model.hidden is not None:
+            drawn.append(unit_responses(model.hidden_outputs, train, model.hidden))
+    elif not data.get("classes") and (val or train) is not None:
+        drawn.append(regression_fit(model.scores, cast(Samples, val or train), train))
+    return drawn
+
+
+def _samples(out_dir: Path, name: str | None, features: int) -> Samples | None:
+    """The samples of a file the report lists, checked to fit the run's inputs."""
+    from nnc.base.npz import load_npz
+
+    if not name:
+        return None
+    path = out_dir / name
+    arrays = load_npz(path, f"not a readable {name}", required=("x", "y"))
+    x, y = arrays["x"], arrays["y"]
+    if x.ndim != 2 or x.shape[1] != features or len(y) != len(x):
+        raise DataError(f"holds x {list(x.shape)} and y {list(y.shape)}, but the run had "
+                        f"{features} features: not this run's samples", file=str(path))
+    return Samples(x, y)
+
+
+class Model:
+    """A trained network of an output folder, run by the NumPy runtime on raw inputs."""
+
+    def __init__(self, prepared: Any, trained: Any):
+        from nnc.base.losses import LOSSES
+        from nnc.runtime.diagnostics import watched_steps
+
+        self.plan, self.params, self.preprocess = prepared.plan, trained.params, \
+            trained.preprocess
+        loss = prepared.spec_file.spec.loss
+        self.loss = LOSSES[loss] if loss else None
+        watched = watched_steps(self.plan)
+        self.hidden = watched[0].name if watched else None
+
+    @classmethod
+    def load(cls, out_dir: Path) -> "Model":
+        from nnc import pipeline
+
+        prepared = pipeline.prepare(out_dir / "spec.resolved.yaml", memory="none")
+        return cls(prepared, pipeline.load_trained(prepared, out_dir / "weights.npz"))
+
+    def run(self, x: np.ndarray) -> Any:
+        from nnc.runtime.executor import Executor
+
+        x = self.preprocess.apply(x) if self.preprocess is not None else \
+            np.ascontiguousarray(x, dtype=np.float32)
+        executor = Executor(self.plan, self.params, max(1, len(x)), training=False)
+        with np.errstate(all="ignore"):
+            executor.forward(x)
+        return executor
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        return np.array(self.run(x).values[-1])
+
+    def classes(self, x: np.ndarray) -> np.ndarray:
+        """The classes the model's loss predicts for raw inputs x."""
+        assert self.loss is not None and self.loss.classification
+        return self.loss.classify(self.scores(x))
+
+    def hidden_outputs(self, x: np.ndarray) -> np.ndarray:
+        return np.array(self.run(x).value(self.hidden))
+
+    def first_weight(self) -> np.ndarray | None:
+        """The weight [units, features] of the first dense layer reading the input."""
+        for step in self.plan.steps:
+            if step.node.op == "dense" and step.inputs == (self.plan.graph.input_name,):
+                return np.asarray(self.params.views[f"{step.node.name}.weight"])
+        return None

@@ -35,6 +35,7 @@ def report_dict(prepared: "Prepared", trained: "Trained") -> dict[str, Any]:
         "params": prepared.sizing.totals.to_dict(), "memory": prepared.sizing.memory.to_dict(),
         "sizing": {"nodes": [n.to_dict() for n in prepared.sizing.nodes]},
         "graph": graph_dict(prepared), "data": None, "train": None,
+        "diagnostics": None, "warnings": [], "metrics": None,
     }
     d = trained.dataset
     if d is not None:
@@ -82,15 +83,18 @@ def history_csv(trained: "Trained") -> str:
 
 
 def write_training_outputs(out_dir: Path, prepared: "Prepared", trained: "Trained") -> None:
-    """weights.npz, history.csv, report.json, spec.resolved.yaml and, for inputs of one or
-    two features, samples.npz (each written atomically)."""
+    """weights.npz, history.csv, spec.resolved.yaml, val.npz (when the validation set is
+    small), samples.npz (for inputs of one or two features) and report.json, which lists
+    them (each written atomically; a file of an earlier run that this one has not is
+    removed)."""
     from nnc.runtime.weights import save_weights
 
     make_dir(out_dir)
     save_weights(out_dir / "weights.npz", trained.params, trained.preprocess)
     write_atomic(out_dir / "history.csv", history_csv(trained).encode())
     write_atomic(out_dir / "spec.resolved.yaml", resolved_spec(prepared).encode())
-    write_samples(out_dir, trained)
+    trained.extra["files"] = {"val": write_validation_set(out_dir, trained),
+                              "samples": write_samples(out_dir, trained)}
     write_json(out_dir / "report.json", report_dict(prepared, trained))
 
 
@@ -116,23 +120,25 @@ def resolved_spec(prepared: "Prepared") -> str:
 SAMPLES_LIMIT = 10_000  # training samples kept for the report's drawings of the data
 
 
-def write_samples(out_dir: Path, trained: "Trained") -> None:
+def write_samples(out_dir: Path, trained: "Trained") -> str | None:
     """samples.npz: training samples as the data had them, for the report to draw the
-    decision regions (two features) or the learned function (one)."""
+    decision regions (two features) or the learned function (one); its name, or None."""
     d = trained.dataset
     path = out_dir / "samples.npz"
     if d is None or d.x_train.shape[1] > 2:
         path.unlink(missing_ok=True)  # one of an earlier run would mislead
-        return
+        return None
     from nnc.base.npz import write_npz
 
     arrays = {"x": d.raw_train(SAMPLES_LIMIT).astype(np.float32),
               "y": np.array(d.y_train[:SAMPLES_LIMIT])}
     write_atomic(path, lambda f: write_npz(f, arrays))
+    return path.name
 
 
-def write_validation_set(out_dir: Path, trained: "Trained") -> Path | None:
-    """val.npz: the raw validation features and labels, for `nnc predict` (if small)."""
+def write_validation_set(out_dir: Path, trained: "Trained") -> str | None:
+    """val.npz: the raw validation features and labels, for `nnc predict` and the report
+    (if small); its name, or None."""
     d = trained.dataset
     if d is None or len(d.x_val_raw) == 0 or d.x_val_raw.nbytes > VAL_FILE_LIMIT:
         (out_dir / "val.npz").unlink(missing_ok=True)  # one of an earlier run would mislead
@@ -140,7 +146,7 @@ def write_validation_set(out_dir: Path, trained: "Trained") -> Path | None:
     from nnc.base.npz import write_npz
 
     write_atomic(out_dir / "val.npz", lambda f: write_npz(f, {"x": d.x_val_raw, "y": d.y_val}))
-    return out_dir / "val.npz"
+    return "val.npz"
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -23,7 +23,7 @@ from nnc.base.files import make_dir, write_atomic
 from nnc.base.machine import available_memory, total_memory
 from nnc.compiler import Graph, Plan, SizingReport, compile_spec, lower_to_plan, size_graph
 from nnc.compiler.sizing import check_memory
-from nnc.outputs import report_dict, write_json, write_training_outputs, write_validation_set
+from nnc.outputs import report_dict, write_json, write_training_outputs
 from nnc.spec import SpecFile, load_spec
 
 if TYPE_CHECKING:
@@ -125,8 +125,6 @@ def build(prepared: Prepared, out_dir: Path, callback: Any = None, threads: int 
     model_path = out_dir / "model.onnx"
     trained.extra["onnx"] = {"path": str(model_path), "opset": model.opset_import[0].version,
                              "bytes": model.ByteSize(), **parity.to_dict()}
-    val_path = write_validation_set(out_dir, trained)
-    trained.extra["val_file"] = str(val_path) if val_path else None
     write_training_outputs(out_dir, prepared, trained)
     write_atomic(model_path, model.SerializeToString())
     from nnc.report import sizing_table
@@ -172,11 +170,12 @@ def load_trained(prepared: Prepared, weights: Path) -> Trained:
 
 @dataclass
 class Prediction:
-    """What `nnc predict` did: rows predicted, where they went, the accuracy with labels."""
+    """What `nnc predict` did: rows predicted, where they went, and, when the input has
+    labels, the model's metrics on them (accuracy, or MAE, RMSE and R2)."""
 
     rows: int
     output: Path | None
-    accuracy: float | None
+    metrics: dict[str, Any] | None
     samples: int
 
 
@@ -197,20 +196,24 @@ def predict(model: Path, inputs: Path, output: Path | None = None, what: str = "
         raise DataError("the model has no `probabilities` output (export it with "
                         "export.onnx.probabilities: true)", file=str(model))
     units = run.units_of(sess)
-    binary, classes = units == 1, what == "classes"
-    labels = data.labels(units) if data.y is not None else None
+    loss = run.model_loss(sess, units)
+    if what == "classes" and not loss.classification:
+        raise DataError(f"--classes: the model was trained with {loss.name}, a regression "
+                        "loss; it predicts values, not classes", file=str(model))
+    classify = loss if what == "classes" else None
+    labels = data.labels(units, loss) if data.y is not None else None
     if output is not None:
-        rows = run.predict_to_file(sess, data.x, name, classes, output, binary)
+        rows = run.predict_to_file(sess, data.x, name, classify, output)
     else:
         rows = 0
         for scores, in onnx_run.batches(sess, data.x, [name]):
-            found = run.to_classes(scores, binary) if classes else scores
+            found = classify.classify(scores) if classify else scores
             rows += len(found)
             if echo is not None:
-                echo("\n".join(str(r) if classes else ",".join(f"{v:.7g}" for v in r)
+                echo("\n".join(str(r) if classify else ",".join(f"{v:.7g}" for v in r)
                                for r in found))
-    accuracy = run.accuracy(sess, data.x, labels, binary) if labels is not None else None
-    return Prediction(rows, output, accuracy, len(data.x))
+    found_metrics = run.evaluate(sess, data.x, labels, loss) if labels is not None else None
+    return Prediction(rows, output, found_metrics, len(data.x))
 
 
 def schema(output: Path | None = None) -> str:
@@ -267,9 +270,9 @@ def train(prepared: Prepared, callback: Any = None, threads: int | None = None,
     notes: list[str] = []
     if store is not None and resume:
         _resume(trainer, store, spec, force, notes)
-    for note in notes:
-        if callback is not None and hasattr(callback, "on_note"):
-            callback.on_note(note)
+    if trainer.hooks.on_note is not None:
+        for note in notes:
+            trainer.hooks.on_note(note)
     with blas_threads(blas):
         result = trainer.run()
     if store is not None and spec.train.checkpoint_every == 0:

@@ -46,8 +46,10 @@ class Activation:
     onnx: Callable[[Any, Emitter, str, str, str], None]  # (attrs, b, x, out, node name)
     init: str  # "he" or "xavier": the init of a layer whose output it reads
     fields: dict[str, Any] = field(default_factory=dict)  # name -> (type, pydantic Field)
-    keeps: tuple[tuple[str, str], ...] = ()  # (name, dtype) per unit, kept for backward
+    keeps: tuple[tuple[str, str], ...] = ()  # (name, dtype) per unit: what forward leaves for
+    # backward, or its scratch
     inactive_at_most: float | None = None  # a unit is inactive where its output <= this
+    dies: bool = False  # an inactive unit passes no gradient at all: dead for good (relu)
     saturated_outside: tuple[float, float] | None = None  # flat tails of the output
 
 
@@ -185,7 +187,7 @@ ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
     Activation("tanh", "tanh(x) = 2 sigmoid(2x) - 1.", _tanh, _tanh_backward,
                onnx_op("Tanh"), init="xavier", saturated_outside=(-0.99, 0.99)),
     Activation("relu", "max(0, x).", _relu, _relu_backward, onnx_op("Relu"), init="he",
-               inactive_at_most=0.0),
+               inactive_at_most=0.0, dies=True),
     Activation("leaky_relu", "x for x >= 0, alpha * x below.", _leaky_relu,
                _leaky_relu_backward, onnx_op("LeakyRelu", alpha=lambda a: float(a.alpha)),
                init="he", fields={"alpha": (float, Field(0.01, ge=0, lt=1))},

@@ -41,6 +41,14 @@ class Loss:
     value: Callable[[Bufs, Array, Array], float]
     correct: Callable[[Bufs, Array, Array], int] | None
     probability: str | None = None
+    uses: tuple[str, ...] = ("labels", "dscores")  # the buffers value and correct work in
+
+    def classify(self, scores: Array) -> Array:
+        """The predicted classes (int64 [n]) of scores [n, units]: argmax, or logit > 0 for
+        a binary loss's single unit."""
+        if self.labels == "binary":
+            return np.asarray(scores[:, 0] > 0, dtype=np.int64)
+        return np.asarray(scores.argmax(axis=1), dtype=np.int64)
 
     @property
     def classification(self) -> bool:
@@ -62,13 +70,15 @@ class Loss:
         return None
 
     def buffers(self, outputs: int) -> list[Buffer]:
-        """Per-sample buffers: the labels of a batch, the score gradient, scratch, a row
-        value, row indices, the predicted classes and whether each was right."""
+        """Per-sample buffers, those of ``uses`` among: the labels of a batch, the score
+        gradient, scratch, a row value, row indices, the predicted classes and whether
+        each was right."""
         labels = Buffer("labels", (outputs,)) if self.labels == "targets" else \
             Buffer("labels", (), "int64")
-        return [labels, Buffer("dscores", (outputs,)), Buffer("scratch", (outputs,)),
-                Buffer("row", (1,)), Buffer("rows", (), "int64"),
-                Buffer("predicted", (), "int64"), Buffer("hits", (), "bool")]
+        every = [labels, Buffer("dscores", (outputs,)), Buffer("scratch", (outputs,)),
+                 Buffer("row", (1,)), Buffer("rows", (), "int64"),
+                 Buffer("predicted", (), "int64"), Buffer("hits", (), "bool")]
+        return [b for b in every if b.name in self.uses]
 
 
 def _argmax_correct(b: Bufs, scores: Array, y: Array) -> int:
@@ -151,13 +161,16 @@ def _mse(b: Bufs, scores: Array, y: Array) -> float:
     return loss
 
 
+CLASSES = ("labels", "dscores", "scratch", "row", "rows", "predicted", "hits")
+
 LOSSES: dict[str, Loss] = {loss.name: loss for loss in (
     Loss("softmax_cross_entropy", "softmax and cross-entropy over the classes", "classes",
-         _softmax_cross_entropy, _argmax_correct, probability="Softmax"),
+         _softmax_cross_entropy, _argmax_correct, probability="Softmax", uses=CLASSES),
     Loss("multiclass_hinge", "the multiclass SVM loss (CS231n)", "classes",
-         _multiclass_hinge, _argmax_correct),
+         _multiclass_hinge, _argmax_correct, uses=CLASSES),
     Loss("binary_cross_entropy", "one output unit holding a logit", "binary",
-         _binary_cross_entropy, _logit_correct, probability="Sigmoid"),
+         _binary_cross_entropy, _logit_correct, probability="Sigmoid",
+         uses=("labels", "dscores", "scratch", "row", "predicted", "hits")),
     Loss("mse", "mean squared error, as torch.nn.MSELoss", "targets", _mse, None),
 )}
 """Every loss by name (the spec's ``loss`` field takes these)."""

@@ -140,7 +140,7 @@ def _preprocessed_input(b: OnnxBuilder, graph: Graph,
 
 def _metadata(graph: Graph, extra: Mapping[str, Any]) -> dict[str, str]:
     props = {"nnc_version": __version__, "spec_name": graph.name,
-             "param_count": str(graph.param_count),
+             "param_count": str(graph.param_count), "loss": graph.spec.loss or "",
              "spec": json.dumps(graph.spec.model_dump(mode="json", exclude_none=True),
                                 sort_keys=True)}
     props.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in extra.items()})

@@ -2,8 +2,8 @@
 fixed probe set, and the size of every parameter tensor's gradient and update.
 
 At initialization (epoch 0) and at the end of every diagnostic epoch, the probe samples
-(up to ``PROBE_SAMPLES`` validation samples, or training samples when there is no
-validation split) run through an inference executor bound to the trained parameters.
+(up to ``PROBE_SAMPLES`` validation samples spread over the set, or training samples when
+there is no validation split) run through an inference executor bound to the trained parameters.
 For each activation (a standalone one, or one fused into a dense layer, named as in the
 spec): the share of dead units (inactive on every probe sample: the activation table's
 ``inactive_at_most``; for prelu a negative or zero input; for maxout never), the share of
@@ -63,9 +63,13 @@ def watched_steps(plan: Plan) -> list[Watched]:
 class Diagnostics:
     """Measures ``params`` (as ``plan`` lays them out) on the probe ``x``."""
 
-    def __init__(self, plan: Plan, params: ParamStore, probe: np.ndarray, every: int):
+    def __init__(self, plan: Plan, params: ParamStore, x: np.ndarray, y: np.ndarray,
+                 every: int):
+        """``x``, ``y``: the samples the probe is drawn from (see ``probe_rows``)."""
         self.plan, self.params, self.every = plan, params, every
-        self.probe = np.ascontiguousarray(probe[:PROBE_SAMPLES], dtype=params.data.dtype)
+        rows = probe_rows(len(x))
+        self.probe = np.ascontiguousarray(x[rows], dtype=params.data.dtype)
+        self.probe_y = np.asarray(y[rows])
         self.executor = Executor(plan, params, max(1, len(self.probe)), training=False)
         self.watched = watched_steps(plan)
         self.spans = [(s.param.name, s.offset, s.stop, s.param.role) for s in plan.spans]
@@ -180,9 +184,11 @@ def _histogram(out: np.ndarray) -> dict[str, list[float]]:
     return {"edges": edges.tolist(), "counts": counts.tolist()}
 
 
-def probe_of(x_val: np.ndarray, x_train: np.ndarray) -> np.ndarray:
-    """The probe samples: the first validation samples, else the first training ones."""
-    return (x_val if len(x_val) else x_train)[:PROBE_SAMPLES]
+def probe_rows(n: int) -> np.ndarray:
+    """The probe's rows of n samples: all of them, or PROBE_SAMPLES spread evenly (the first
+    ones could all be of one class: splits keep the data's order)."""
+    return np.arange(n) if n <= PROBE_SAMPLES else \
+        np.linspace(0, n - 1, PROBE_SAMPLES).round().astype(np.int64)
 
 
 

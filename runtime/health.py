@@ -12,10 +12,13 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from nnc.base.activations import ACTIVATIONS
+
 DEAD = 0.5  # more than half of a layer's units dead
 SATURATED = 0.5  # more than half of a sigmoid/tanh layer's outputs in its flat tails
 VANISHING = 100.0  # a layer's gradient this many times smaller than the last layer's
-UPDATE_LOW, UPDATE_HIGH = 1e-6, 1e-1  # the healthy update/weight ratio is near 1e-3
+HEALTHY_UPDATE = 1e-3  # the update/weight ratio CS231n's notes call healthy
+UPDATE_LOW, UPDATE_HIGH = 1e-6, 1e-1  # a median update/weight ratio outside is a warning
 RISING = 3  # evaluations since the lowest validation loss, at least, for overfitting
 RISE = 0.1  # the recent validation loss this far above its lowest, the training loss lower
 APART = 2.0  # ... and this many times the training loss: a gap, not noise
@@ -52,6 +55,7 @@ class Run:
     majority: float | None
     classes: int | None
     lr: float
+    output: str = ""  # the node giving the scores: the gradients are compared with its
     lr_field: str = "train.optimizer.sgd.lr"
 
 
@@ -101,12 +105,21 @@ def dead_units(run: Run) -> list[HealthWarning]:
             if value <= DEAD:
                 break
             since = epoch
-        value = series[-1][1]
+        value, kind = series[-1][1], node["kind"]
+        entry = ACTIVATIONS.get(kind)
+        if entry is not None and entry.dies:
+            what = (f"are dead: inactive on every probe sample since epoch {since}, they pass "
+                    "no gradient and will not recover")
+            fix = "or use leaky_relu or elu, or init: he"
+        else:
+            what = (f"are inactive on every probe sample since epoch {since}: they pass only "
+                    "their negative side's small share of the gradient, and the layer acts "
+                    "almost linearly")
+            fix = "or init: he"
         out.append(HealthWarning(
-            "dead_units", f"{value:.0%} of {name}'s units ({node['kind']}) are dead: inactive on "
-            f"every probe sample since epoch {since}, they no longer learn. Lower the learning "
-            f"rate ({run.lr_field} is {run.lr:g}; try {run.lr / 10:g}), or use leaky_relu or "
-            "elu, or init: he", node=name, epoch=since, value=value))
+            "dead_units", f"{value:.0%} of {name}'s units ({kind}) {what}. Lower the learning "
+            f"rate ({run.lr_field} is {run.lr:g}; try {run.lr / 10:g}), {fix}", node=name,
+            epoch=since, value=value))
     return out
 
 
@@ -134,23 +147,31 @@ def _weights(run: Run) -> list[str]:
 
 def vanishing_gradients(run: Run) -> list[HealthWarning]:
     weights = _weights(run)
-    if len(weights) < 2:
+    last = f"{run.output}.weight" if f"{run.output}.weight" in weights else \
+        (weights[-1] if weights else None)
+    if last is None or len(weights) < 2:
         return []
-    last = dict(_series(run, "params", weights[-1], "grad_norm"))
+    reference = dict(_series(run, "params", last, "grad_norm"))
     out = []
-    for name in weights[:-1]:
-        ratios = [(e, last[e] / g) for e, g in _series(run, "params", name, "grad_norm")
-                  if e in last and g > 0]
+    for name in weights:
+        if name == last:
+            continue
+        ratios = [(e, reference[e] / g if g > 0 else math.inf)
+                  for e, g in _series(run, "params", name, "grad_norm")
+                  if e in reference and reference[e] > 0]
         if not ratios:
             continue
         epoch, ratio = ratios[-1]
         if ratio >= VANISHING:
+            size = f"{name} gets no gradient at all at epoch {epoch}, while the output layer " \
+                f"({last}) does" if math.isinf(ratio) else f"the gradient of {name} is " \
+                f"{ratio:.3g} times smaller than the output layer's ({last}) at epoch {epoch}"
             out.append(HealthWarning(
-                "vanishing_gradients", f"the gradient of {name} is {ratio:.3g} times smaller "
-                f"than that of the last layer ({weights[-1]}) at epoch {epoch}: the early "
-                "layers barely learn. Saturating activations (sigmoid, tanh) or a deep net "
-                "with a poor init do this: try relu, init: he or xavier",
-                node=name.rsplit(".", 1)[0], epoch=epoch, value=ratio))
+                "vanishing_gradients", f"{size}: the layers before barely learn. Saturating "
+                "activations "
+                "(sigmoid, tanh), dead units or a deep net with a poor init do this: try relu, "
+                "init: he or xavier", node=name.rsplit(".", 1)[0], epoch=epoch,
+                value=ratio if math.isfinite(ratio) else None))
     return out
 
 
@@ -162,12 +183,13 @@ def update_ratio(run: Run) -> list[HealthWarning]:
             continue
         values = sorted(v for _, v in series)
         median = values[len(values) // 2]
+        now = f"{run.lr_field} is {run.lr:g}"
         if median > UPDATE_HIGH:
-            advice = f"far above 1e-3: the learning rate is too high ({run.lr_field} is " \
-                     f"{run.lr:g}; try {run.lr / 10:g})"
+            advice = f"far above {HEALTHY_UPDATE:g}: the learning rate is too high ({now}; " \
+                     f"try {run.lr / 10:g})"
         elif median < UPDATE_LOW:
-            advice = f"far below 1e-3: the learning rate is too low ({run.lr_field} is " \
-                     f"{run.lr:g}; try {run.lr * 10:g})"
+            advice = f"far below {HEALTHY_UPDATE:g}: the learning rate is too low ({now}; " \
+                     f"try {run.lr * 10:g})"
         else:
             continue
         out.append(HealthWarning("update_ratio", f"each step changes {name} by {median:.2g} of its "
@@ -210,7 +232,7 @@ def no_learning(run: Run) -> list[HealthWarning]:
     first, last = run.history[0]["train_loss"], run.history[-1]["train_loss"]
     accuracy = run.val_accuracy if run.val_accuracy is not None else run.train_accuracy
     if accuracy is not None and run.majority is not None \
-            and accuracy <= run.majority + CHANCE_MARGIN:
+            and run.majority + CHANCE_MARGIN < 1 and accuracy <= run.majority + CHANCE_MARGIN:
         return [HealthWarning(
             "no_learning", f"the final accuracy {accuracy:.3f} is no better than always "
             f"answering the commonest class ({run.majority:.3f}): the network learned "

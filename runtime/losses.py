@@ -16,7 +16,8 @@ class BoundLoss:
     def __init__(self, name: str, arena: Arena, outputs: int):
         self.entry = entry = LOSSES[name]
         self.buffers = arena.allocate(entry.buffers(outputs))
-        self.buffers["rows"][...] = np.arange(len(self.buffers["rows"]))
+        if "rows" in self.buffers:
+            self.buffers["rows"][...] = np.arange(len(self.buffers["rows"]))
         self.labels, self.dscores = self.buffers["labels"], self.buffers["dscores"]
         self.classification = entry.classification
         self._value, self._correct = entry.value, entry.correct

@@ -16,10 +16,11 @@ import numpy as np
 CURVE_POINTS = 101  # points kept of a ROC or precision-recall curve (for drawing)
 
 
-def classification(y: np.ndarray, scores: np.ndarray, classes: int) -> dict[str, Any]:
-    """y int [N] labels, scores [N, C] (or [N, 1] logits for one binary unit)."""
+def classification(y: np.ndarray, scores: np.ndarray, classes: int,
+                   predicted: np.ndarray) -> dict[str, Any]:
+    """y int [N] labels, scores [N, C] (or [N, 1] logits for one binary unit), and the
+    classes the loss predicts from them (``Loss.classify``)."""
     binary_logit = scores.shape[1] == 1
-    predicted = (scores[:, 0] > 0).astype(np.int64) if binary_logit else scores.argmax(axis=1)
     matrix = np.bincount(y * classes + predicted, minlength=classes * classes) \
         .reshape(classes, classes)
     true_positive = np.diag(matrix).astype(np.float64)
@@ -51,7 +52,7 @@ def binary_curves(y: np.ndarray, score: np.ndarray) -> dict[str, Any]:
     positives, negatives = tp[-1], fp[-1]
     tpr, fpr = np.r_[0.0, tp / positives], np.r_[0.0, fp / negatives]
     precision, recall = tp / (tp + fp), tp / positives
-    roc_auc = float(np.trapezoid(tpr, fpr))
+    roc_auc = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))  # the trapezoid rule
     # average precision: sum over thresholds of (R_n - R_{n-1}) P_n, as scikit-learn
     average_precision = float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
     return {"roc_auc": roc_auc, "average_precision": average_precision,
@@ -67,12 +68,13 @@ def _thin(values: np.ndarray) -> list[float]:
 
 
 def regression(y: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
-    """y, predicted [N, k] targets: MAE, RMSE and R2 over all targets (uniform average)."""
+    """y, predicted [N, k] targets: MAE, RMSE and R2 of each target, averaged over the
+    targets (scikit-learn's uniform_average)."""
     error = predicted.astype(np.float64) - y
     y64 = y.astype(np.float64)
     total = ((y64 - y64.mean(axis=0)) ** 2).sum(axis=0)
     residual = (error ** 2).sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         r2 = np.where(total > 0, 1 - residual / total, np.where(residual > 0, 0.0, 1.0))
-    return {"samples": len(y), "mae": float(np.abs(error).mean()),
-            "rmse": float(np.sqrt((error ** 2).mean())), "r2": float(r2.mean())}
+    return {"samples": len(y), "mae": float(np.abs(error).mean(axis=0).mean()),
+            "rmse": float(np.sqrt((error ** 2).mean(axis=0)).mean()), "r2": float(r2.mean())}

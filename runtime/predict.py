@@ -10,7 +10,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from nnc.base.inputs import (
     read_npy,
     read_npz_samples,
 )
+from nnc.base.losses import LOSSES, Loss
 from nnc.runtime import onnx_run
 
 if TYPE_CHECKING:
@@ -47,13 +48,21 @@ class Inputs:
     def file(self) -> str:
         return self.origin.file
 
-    def labels(self, units: int) -> np.ndarray:
-        """The labels as int64 class indices of a model with ``units`` outputs."""
+    def labels(self, units: int, loss: Loss) -> np.ndarray:
+        """The labels as the model's ``loss`` takes them: int64 class indices of a model with
+        ``units`` outputs, or float targets [n, units]."""
         assert self.y is not None
         if len(self.y) != len(self.x):
             raise DataError(f"y has shape {list(self.y.shape)}, expected one label per sample "
                             f"([{len(self.x)}])", file=self.file)
-        binary = "a model with one output unit" if units == 1 else None
+        if not loss.classification:
+            y = as_rows(self.y)
+            if y.shape[1] != units:
+                raise DataError(f"y has {y.shape[1]} targets per sample, but the model gives "
+                                f"{units}", file=self.file)
+            check_finite(y, self.origin, "y", "target")
+            return np.asarray(y, dtype=np.float64)
+        binary = f"the model's loss, {loss.name}," if loss.labels == "binary" else None
         return class_labels(self.y, self.origin, "y", units, binary)
 
 
@@ -119,36 +128,44 @@ def units_of(sess: "ort.InferenceSession", output: str = "scores") -> int:
     return units
 
 
-def predict_to_file(sess: "ort.InferenceSession", x: np.ndarray, output: str, classes: bool,
-                    out: Path, binary: bool) -> int:
-    """Write predictions to ``out`` (.npy) atomically, batch by batch (bounded memory);
-    returns the number of rows."""
-    dtype = np.dtype(np.int64 if classes else np.float32)
+def model_loss(sess: "ort.InferenceSession", units: int) -> Loss:
+    """The loss a model was trained with (nnc records it in the model's metadata); for a
+    model nnc did not make, softmax cross-entropy, or binary cross-entropy for one unit."""
+    name = sess.get_modelmeta().custom_metadata_map.get("loss", "")
+    if name in LOSSES:
+        return LOSSES[name]
+    return LOSSES["binary_cross_entropy" if units == 1 else "softmax_cross_entropy"]
+
+
+def predict_to_file(sess: "ort.InferenceSession", x: np.ndarray, output: str,
+                    classify: Loss | None, out: Path) -> int:
+    """Write predictions to ``out`` (.npy) atomically, batch by batch (bounded memory): the
+    ``output``, or with ``classify`` the classes its loss predicts; returns the rows."""
+    dtype = np.dtype(np.int64 if classify else np.float32)
     header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
-              "shape": (len(x),) if classes else (len(x), units_of(sess, output))}
+              "shape": (len(x),) if classify else (len(x), units_of(sess, output))}
 
     def write(f: BinaryIO) -> None:
         np.lib.format.write_array_header_1_0(f, header)
         for scores, in onnx_run.batches(sess, x, [output]):
-            rows = to_classes(scores, binary) if classes else scores
+            rows = classify.classify(scores) if classify else scores
             f.write(np.ascontiguousarray(rows, dtype=dtype).tobytes())
 
     write_atomic(out, write)
     return len(x)
 
 
-def to_classes(scores: np.ndarray, binary: bool) -> np.ndarray:
-    """Class indices: argmax of the scores, or logit > 0 for one output unit."""
-    return (scores[:, 0] > 0).astype(np.int64) if binary else scores.argmax(axis=1)
+def evaluate(sess: "ort.InferenceSession", x: np.ndarray, y: np.ndarray,
+             loss: Loss) -> dict[str, Any]:
+    """Metrics of the model on labelled rows: accuracy and per class (classification), or
+    MAE, RMSE and R2 (regression); batch by batch."""
+    from nnc.runtime import metrics
 
-
-def accuracy(sess: "ort.InferenceSession", x: np.ndarray, y: np.ndarray, binary: bool) -> float:
-    """The share of rows whose predicted class is the label."""
-    right = start = 0
-    for scores, in onnx_run.batches(sess, x, ["scores"]):
-        right += int((to_classes(scores, binary) == y[start:start + len(scores)]).sum())
-        start += len(scores)
-    return right / max(len(y), 1)
+    scores = np.concatenate([s for s, in onnx_run.batches(sess, x, ["scores"])])
+    if not loss.classification:
+        return metrics.regression(y, scores)
+    classes = 2 if loss.labels == "binary" else scores.shape[1]
+    return metrics.classification(y, scores, classes, loss.classify(scores))
 
 
 def session_for(model_path: str | os.PathLike[str], threads: int | None = None

@@ -96,58 +96,46 @@ class Callback:
         """Something the user should know (e.g. where a resumed run continues from)."""
 
 
-class FunctionCallback(Callback):
-    """A plain function as a callback: called with (record) or (record, weights) at the
-    end of every epoch."""
+class Hooks:
+    """What the trainer calls, made from whatever a user gave as a callback: a Callback, an
+    object with any of ``on_batch``, ``on_epoch`` and ``on_note``, or a plain function (of
+    the end of an epoch). ``on_epoch`` may take (record) or (record, weights)."""
 
-    def __init__(self, function: Callable[..., Any]):
-        self.function = function
-        try:
-            parameters = inspect.signature(function).parameters.values()
-            positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY,
-                                                             p.POSITIONAL_OR_KEYWORD)]
-            self.with_weights = len(positional) >= 2 or any(
-                p.kind == p.VAR_POSITIONAL for p in parameters)
-        except (TypeError, ValueError):  # a builtin without a signature
-            self.with_weights = True
-
-    def on_epoch(self, record: EpochRecord, weights: Weights) -> None:
-        if self.with_weights:
-            self.function(record, weights)
+    def __init__(self, callback: Any):
+        if callback is not None and not isinstance(callback, Callback) and callable(callback) \
+                and not any(hasattr(callback, m) for m in ("on_batch", "on_epoch", "on_note")):
+            epoch: Any = callback  # a plain function
+            batch = note = None
         else:
-            self.function(record)
-
-
-def as_callback(callback: Any) -> Callback:
-    """A Callback from an object with some of its methods, a plain function, or None."""
-    if callback is None:
-        return Callback()
-    if isinstance(callback, Callback):
-        return callback
-    if hasattr(callback, "on_epoch") or hasattr(callback, "on_batch") \
-            or hasattr(callback, "on_note"):
-        return _Duck(callback)
-    if callable(callback):
-        return FunctionCallback(callback)
-    raise TypeError(f"callback must be a function or an object with on_epoch, not "
-                    f"{type(callback).__name__}")
-
-
-class _Duck(Callback):
-    """An object with some of on_batch, on_epoch(record, weights), on_note."""
-
-    def __init__(self, target: Any):
-        self.target = target
-        if hasattr(target, "on_batch"):
-            self.on_batch = target.on_batch  # type: ignore[method-assign]  # as it is
+            epoch = getattr(callback, "on_epoch", None)
+            batch = getattr(callback, "on_batch", None)
+            note = getattr(callback, "on_note", None)
+            if isinstance(callback, Callback):  # the base class's methods do nothing
+                batch = batch if type(callback).on_batch is not Callback.on_batch else None
+        if callback is not None and epoch is None and batch is None and note is None:
+            raise TypeError("callback must be a function or an object with on_epoch, on_batch "
+                            f"or on_note, not {type(callback).__name__}")
+        self.on_batch: Callable[[int, int, int], Any] | None = batch
+        self.on_note: Callable[[str], Any] | None = note
+        self._epoch, self._with_weights = epoch, epoch is not None and _takes_two(epoch)
 
     def on_epoch(self, record: EpochRecord, weights: Weights) -> None:
-        if hasattr(self.target, "on_epoch"):
-            self.target.on_epoch(record, weights)
+        if self._epoch is None:
+            return
+        if self._with_weights:
+            self._epoch(record, weights)
+        else:
+            self._epoch(record)
 
-    def on_note(self, text: str) -> None:
-        if hasattr(self.target, "on_note"):
-            self.target.on_note(text)
+
+def _takes_two(function: Callable[..., Any]) -> bool:
+    """Whether ``function`` accepts two positional arguments (else it gets one)."""
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):  # a builtin without a signature
+        return True
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in parameters)
 
 
 @dataclass

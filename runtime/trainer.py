@@ -22,7 +22,7 @@ from nnc.base.errors import DataError, Interrupted, TrainingError
 from nnc.compiler.plan import Plan
 from nnc.compiler.state import diagnostics_every, kept_weights
 from nnc.runtime.data import Dataset
-from nnc.runtime.diagnostics import Diagnostics, probe_of
+from nnc.runtime.diagnostics import Diagnostics
 from nnc.runtime.executor import Executor
 from nnc.runtime.losses import BoundLoss
 from nnc.runtime.optim import lr_at, make_optimizer
@@ -30,12 +30,12 @@ from nnc.runtime.params import ParamStore
 from nnc.runtime.records import (
     Callback,
     EpochRecord,
+    Hooks,
     StateMismatch,
     TrainerState,
     TrainResult,
     TrainState,
     Weights,
-    as_callback,
 )
 from nnc.spec.sections import Sgd, TrainSpec
 
@@ -64,11 +64,11 @@ class Trainer:
     """
 
     def __init__(self, plan: Plan, params: ParamStore, data: Dataset, config: TrainSpec,
-                 loss: str, callback: Callback | None = None,
+                 loss: str, callback: Any = None,
                  checkpoint: Callable[["Trainer"], Any] | None = None,
                  should_stop: Callable[[], int | None] | None = None):
         self.plan, self.params, self.data, self.config = plan, params, data, config
-        self.callback = as_callback(callback)
+        self.hooks = Hooks(callback)
         self.weights = Weights(params)
         self.checkpoint, self.should_stop = checkpoint, should_stop
         self.batch = max(1, min(config.batch_size, len(data.x_train)))
@@ -83,8 +83,9 @@ class Trainer:
         self.optimizer = make_optimizer(config, params.data, grads, plan.n_weights, arena)
         self.best = arena.allocate(kept_weights(config, plan.n_params)).get("best")
         every = diagnostics_every(config)
-        self.diagnostics = Diagnostics(plan, params, probe_of(data.x_val, data.x_train),
-                                       every) if every else None
+        probe_x, probe_y = (data.x_val, data.y_val) if len(data.x_val) else \
+            (data.x_train, data.y_train)
+        self.diagnostics = Diagnostics(plan, params, probe_x, probe_y, every) if every else None
         self.measure_every = 0  # during a diagnostic epoch: steps between measured steps
         self.order: np.ndarray | None = None  # the current epoch's shuffled sample order
         self.state = TrainState()
@@ -103,7 +104,6 @@ class Trainer:
 
     def state_dict(self) -> TrainerState:
         """Everything that changes while training (the arrays are not copied)."""
-        self.tick()
         arrays = {"params": self.params.data, **self.optimizer.state_dict()}
         if self.best is not None and self.state.best_epoch is not None:
             arrays["best"] = self.best
@@ -207,7 +207,7 @@ class Trainer:
         if self.order is None:  # a fresh epoch (a resumed one brings its order along)
             self.order = self.new_order(n)
         batches = math.ceil(n / self.batch)
-        report = type(self.callback).on_batch is not Callback.on_batch
+        on_batch = self.hooks.on_batch
         diagnostics = self.diagnostics
         self.measure_every = diagnostics.sample_every(batches) if diagnostics is not None \
             and diagnostics.due(state.epoch + 1, config.epochs) else 0
@@ -226,8 +226,8 @@ class Trainer:
             state.loss_sum += loss * count
             state.correct += right
             state.batch += 1
-            if report:
-                self.callback.on_batch(state.epoch + 1, state.batch, batches)
+            if on_batch is not None:
+                on_batch(state.epoch + 1, state.batch, batches)
             if self.should_stop is not None:
                 signal = self.should_stop()
                 if signal is not None and state.batch < batches:
@@ -237,6 +237,7 @@ class Trainer:
         record = self.finish_epoch(lr)
         signal = self.should_stop() if self.should_stop else None
         if self.checkpoint and (signal is not None or self.checkpoint_due()):
+            self.tick()  # the time so far goes into the checkpoint
             self.checkpoint(self)
             self.last_checkpoint = time.perf_counter()
         if signal is not None and state.epoch < config.epochs and not state.stopped_early:
@@ -269,7 +270,8 @@ class Trainer:
         state, n = self.state, len(cast(np.ndarray, self.order))  # this epoch's
         val_loss, val_acc = self.evaluate(self.data.x_val, self.data.y_val)
         if val_loss is not None and not math.isfinite(val_loss):
-            self.diverged(f"the validation loss is {val_loss}")
+            self.diverged(f"the validation loss is {val_loss}",
+                          where=f"after epoch {state.epoch + 1}, on the validation set")
         record = EpochRecord(state.epoch + 1, lr, state.loss_sum / n + self.optimizer.l2_penalty(),
                              state.correct / n if self.loss.classification else None,
                              val_loss, val_acc, state.epoch_seconds)
@@ -285,17 +287,15 @@ class Trainer:
         self.measure_every = 0
         self.history.append(record)
         self.tick()
-        self.callback.on_epoch(record, self.weights)
+        self.hooks.on_epoch(record, self.weights)
         return record
 
     def observe_initial(self) -> dict[str, Any]:
         """The diagnostics at initialization, with the loss on the probe samples."""
         diagnostics = cast(Diagnostics, self.diagnostics)
         measured = diagnostics.observe()
-        x, y = (self.data.x_val, self.data.y_val) if len(self.data.x_val) else \
-            (self.data.x_train, self.data.y_train)
         with np.errstate(all="ignore"):
-            loss, _ = self.evaluate(x[:len(diagnostics.probe)], y[:len(diagnostics.probe)])
+            loss, _ = self.evaluate(diagnostics.probe, diagnostics.probe_y)
         measured["loss"] = loss if loss is not None and math.isfinite(loss) else None
         return measured
 
@@ -336,6 +336,7 @@ class Trainer:
     def interrupt(self, signal: int) -> None:
         """Checkpoint in the middle of the epoch, then stop."""
         if self.checkpoint:
+            self.tick()
             self.checkpoint(self)
         state = self.state
         raise Interrupted(signal, f"at epoch {state.epoch + 1}, step {state.batch}")
@@ -384,12 +385,13 @@ class Trainer:
 
     # --------------------------------------------------------------------- failures
 
-    def diverged(self, what: str) -> None:
+    def diverged(self, what: str, where: str | None = None) -> None:
         state = self.state
         bad = first_non_finite(self.params)
         lr = cast(Sgd, self.config.optimizer.sgd).lr
+        where = where or f"at epoch {state.epoch + 1}, step {state.batch + 1}"
         raise TrainingError(
-            f"training diverged at epoch {state.epoch + 1}, step {state.batch + 1}: {what}"
+            f"training diverged {where}: {what}"
             + (f" (first non-finite parameter: {bad})" if bad else "")
             + f"; try a smaller learning rate (train.optimizer.sgd.lr is {lr:g}, e.g. "
               f"--set train.optimizer.sgd.lr={lr / 10:g})")

@@ -11,6 +11,7 @@ import pytest
 
 from nnc.base.errors import DataError
 from nnc.base.inputs import read_csv
+from nnc.base.losses import LOSSES
 from nnc.runtime.predict import read_inputs
 
 ROWS = [[1.5, -2.0, 3.25], [4.0, 5.5, -6.0], [7.0, 8.0, 9.5]]
@@ -40,7 +41,7 @@ def test_training_and_predict_read_the_same_table(tmp_path: Path, variant: dict,
     np.testing.assert_array_equal(dataset.y_train, LABELS)
     inputs = read_inputs(path, label="label")  # the label is the first column
     np.testing.assert_array_equal(inputs.x, ROWS)
-    np.testing.assert_array_equal(inputs.labels(3), LABELS)
+    np.testing.assert_array_equal(inputs.labels(3, LOSSES["softmax_cross_entropy"]), LABELS)
 
 
 @pytest.mark.parametrize("variant", VARIANTS,

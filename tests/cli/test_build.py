@@ -174,3 +174,22 @@ def test_every_activation_builds_and_matches_onnxruntime(cli, tmp_path, activati
     assert result.exit_code == 0, result.stderr
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["onnx"]["ok"] and report["onnx"]["samples"] == 60
+
+
+def test_predict_knows_a_regression_model(cli, tmp_path) -> None:
+    """The model remembers its loss: labelled rows give MAE, RMSE and R2, as the run's own
+    validation did; class indices of a regression model are refused."""
+    out = tmp_path / "sin"
+    built = cli("build", MODELS / "regression-sin.yaml", "-o", out, "-q", "--no-report",
+                "--set", "train.epochs=30")
+    assert built.exit_code == 0, built.stderr
+    report = json.loads((out / "report.json").read_text())
+    result = cli("predict", out / "model.onnx", out / "val.npz", "-o", tmp_path / "p.npy")
+    assert result.exit_code == 0, result.stderr
+    assert f"rmse: {report['metrics']['rmse']:.6g}" in result.output
+    val = np.load(out / "val.npz")
+    rmse = float(np.sqrt(((np.load(tmp_path / "p.npy") - val["y"].reshape(-1, 1)) ** 2).mean()))
+    assert rmse == pytest.approx(report["metrics"]["rmse"], rel=1e-4)
+    refused = cli("predict", out / "model.onnx", out / "val.npz", "--classes")
+    assert refused.exit_code == 2 and "regression" in refused.stderr
+    assert "Traceback" not in refused.stderr

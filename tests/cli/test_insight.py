@@ -134,3 +134,29 @@ def test_callbacks_get_the_record_and_read_only_weights() -> None:
     both: list = []
     nnc.train(spec, callback=lambda record, weights: both.append(sorted(weights)))
     assert both[0] == ["dense_1.bias", "dense_1.weight", "dense_2.bias", "dense_2.weight"]
+
+    class Batches:  # only on_batch: called after every step
+        def __init__(self) -> None:
+            self.steps: list = []
+
+        def on_batch(self, epoch, batch, batches) -> None:
+            self.steps.append((epoch, batch, batches))
+
+    batches = Batches()
+    nnc.train(spec, callback=batches)
+    per_epoch = batches.steps[0][2]
+    assert len(batches.steps) == 4 * per_epoch  # (epoch, batches done, batches per epoch)
+    assert batches.steps[0] == (1, 1, per_epoch) and batches.steps[-1] == (4, per_epoch, per_epoch)
+
+    class OneArgument:  # on_epoch(record), like a plain function
+        def __init__(self) -> None:
+            self.epochs: list = []
+
+        def on_epoch(self, record) -> None:
+            self.epochs.append(record.epoch)
+
+    one = OneArgument()
+    nnc.train(spec, callback=one)
+    assert one.epochs == [1, 2, 3, 4]
+    with pytest.raises(TypeError, match="on_epoch, on_batch or on_note"):
+        nnc.train(spec, callback=42)

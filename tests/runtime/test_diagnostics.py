@@ -18,9 +18,10 @@ from nnc.spec import load_spec, load_spec_text
 from helpers import MODELS, op_spec
 
 
-def train_spec(text: str, x: np.ndarray, y: np.ndarray, **extra: object):
-    spec = load_spec_text(text + "loss: softmax_cross_entropy\ntrain: {epochs: 4, "
-                          "batch_size: 16, diagnostics_every: 1, optimizer: {sgd: {lr: 0.1}}}\n")
+def train_spec(text: str, x: np.ndarray, y: np.ndarray, batch_size: int = 16):
+    train = f"{{epochs: 4, batch_size: {batch_size}, diagnostics_every: 1, " \
+        "optimizer: {sgd: {lr: 0.1}}}"
+    spec = load_spec_text(f"{text}loss: softmax_cross_entropy\ntrain: {train}\n")
     prepared = pipeline.prepare(spec)
     data = Dataset(x, y, x[:40], y[:40], x[:40], None, 3, "arrays")
     trainer = Trainer(prepared.plan, ParamStore(prepared.plan).initialize(0), data,
@@ -85,6 +86,13 @@ def test_gradient_and_update_norms_are_what_the_steps_did() -> None:
     for name, stats in params.items():
         assert stats["grad_norm"] > 0 and stats["update_ratio"] > 0, name
         assert stats["norm"] == pytest.approx(float(np.linalg.norm(trainer.params.views[name])))
+    # one step per epoch (the whole set a batch): the step's update is lr times its gradient
+    x, y = data()
+    _, trainer = train_spec(op_spec("relu"), x, y, batch_size=len(x))
+    trainer.run()
+    for name, stats in trainer.history[-1].diagnostics["params"].items():
+        assert stats["update_ratio"] * stats["norm"] == pytest.approx(0.1 * stats["grad_norm"],
+                                                                      rel=1e-4), name
     # the initial measurement has no steps yet
     assert trainer.state.initial["params"]["dense_1.weight"]["grad_norm"] is None
     assert math.isfinite(trainer.state.initial["loss"])

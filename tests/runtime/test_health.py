@@ -49,6 +49,15 @@ def test_dead_units_at_the_end(dead, warned) -> None:
         assert found[0].node == "relu_1" and found[0].epoch == 1 and "relu_1" in found[0].message
 
 
+def test_units_of_a_leaky_activation_are_inactive_not_dead() -> None:
+    d = diagnostics({"l": {"kind": "leaky_relu", "dead_fraction": [0.0, 0.7, 0.8]}})
+    (w,) = warnings_of(run(diagnostics=d))
+    assert w.code == "dead_units" and "inactive" in w.message and "are dead" not in w.message
+    d = diagnostics({"r": {"kind": "relu", "dead_fraction": [0.0, 0.7, 0.8]}})
+    (w,) = warnings_of(run(diagnostics=d))
+    assert "are dead" in w.message and "leaky_relu" in w.message
+
+
 def test_saturation_names_its_worst_epoch() -> None:
     d = diagnostics({"s": {"kind": "sigmoid", "saturated_fraction": [0.2, 0.7, 0.4],
                            "dead_fraction": None}})
@@ -63,6 +72,15 @@ def test_vanishing_gradients_against_the_last_layer() -> None:
     found = warnings_of(run(diagnostics=diagnostics(params=params)))
     assert [(w.code, w.node) for w in found] == [("vanishing_gradients", "a")]
     assert found[0].value == pytest.approx(1000)
+
+
+def test_a_layer_without_any_gradient_is_vanishing() -> None:
+    params = {"a.weight": {"grad_norm": [None, 0.0, 0.0]},
+              "out.weight": {"grad_norm": [None, 0.1, 0.1]},
+              "z.weight": {"grad_norm": [None, 0.1, 0.1]}}
+    found = warnings_of(run(diagnostics=diagnostics(params=params), output="out"))
+    assert [(w.code, w.node, w.value) for w in found] == [("vanishing_gradients", "a", None)]
+    assert "no gradient at all" in found[0].message and "(out.weight)" in found[0].message
 
 
 @pytest.mark.parametrize("ratios, warned", [([None, 1e-3, 2e-3], None),
@@ -91,6 +109,10 @@ def test_no_learning_at_chance_or_with_a_loss_that_does_not_fall() -> None:
     flat = history([2.0, 2.0, 2.0], [1.1, 1.1, 1.2])
     assert codes(run(history=flat, loss="mse", train_accuracy=None, val_accuracy=None,
                      majority=None, classes=None)) == ["no_learning"]
+
+
+def test_no_chance_warning_when_the_commonest_class_is_almost_everything() -> None:
+    assert codes(run(majority=0.99, train_accuracy=0.99, val_accuracy=0.99)) == []
 
 
 def test_initial_softmax_loss_far_from_ln_classes() -> None:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as sk
 
+from nnc.base.losses import LOSSES
 from nnc.runtime import metrics
 
 
@@ -14,7 +15,7 @@ def test_classification_matches_scikit_learn(classes: int) -> None:
     rng = np.random.default_rng(classes)
     y = rng.integers(0, classes, 400)
     scores = rng.standard_normal((400, classes)) + np.eye(classes)[y] * 1.5
-    m = metrics.classification(y, scores, classes)
+    m = metrics.classification(y, scores, classes, LOSSES["softmax_cross_entropy"].classify(scores))
     predicted = scores.argmax(1)
     assert m["confusion_matrix"] == sk.confusion_matrix(y, predicted,
                                                         labels=range(classes)).tolist()
@@ -34,7 +35,7 @@ def test_classification_matches_scikit_learn(classes: int) -> None:
 def test_one_logit_and_tied_scores() -> None:
     y = np.array([0, 1, 1, 0, 1, 0, 1, 1])
     logits = np.array([[-1.0], [2.0], [0.5], [0.5], [0.5], [-3.0], [2.0], [-0.2]])
-    m = metrics.classification(y, logits, 2)
+    m = metrics.classification(y, logits, 2, LOSSES["binary_cross_entropy"].classify(logits))
     assert m["roc_auc"] == pytest.approx(sk.roc_auc_score(y, logits[:, 0]))
     assert m["average_precision"] == pytest.approx(sk.average_precision_score(y, logits[:, 0]))
     assert m["confusion_matrix"] == sk.confusion_matrix(y, (logits[:, 0] > 0).astype(int)).tolist()
@@ -42,9 +43,9 @@ def test_one_logit_and_tied_scores() -> None:
 
 def test_regression_matches_scikit_learn() -> None:
     rng = np.random.default_rng(0)
-    y = rng.standard_normal((200, 2)) * 100
-    predicted = y + rng.standard_normal((200, 2)) * 10
+    y = rng.standard_normal((200, 2)) * np.array([100, 1])  # targets of unlike scales
+    predicted = y + rng.standard_normal((200, 2)) * np.array([10, 0.5])
     m = metrics.regression(y, predicted)
     assert m["mae"] == pytest.approx(sk.mean_absolute_error(y, predicted))
-    assert m["rmse"] == pytest.approx(np.sqrt(sk.mean_squared_error(y, predicted)))
+    assert m["rmse"] == pytest.approx(sk.root_mean_squared_error(y, predicted))
     assert m["r2"] == pytest.approx(sk.r2_score(y, predicted))
