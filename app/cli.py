@@ -167,7 +167,7 @@ def _train_verb(command: str, run: Callable[..., dict[str, Any]], spec: Path,
     warnings; returns the report and the folder."""
     from nnc import pipeline
     from nnc.progress import TerminalProgress
-    from nnc.report import sizing_table
+    from nnc.sizing_table import sizing_table
 
     prepared = pipeline.prepare(spec, overrides, max_memory=max_memory)
     out = pipeline.output_folder(out_dir, prepared)
@@ -241,7 +241,7 @@ def summary(spec: Path, overrides: tuple[str, ...], max_memory: int | None, as_j
     import json
 
     from nnc import pipeline
-    from nnc.report import sizing_table
+    from nnc.sizing_table import sizing_table
 
     report = pipeline.summary(spec, overrides, max_memory, batch_size)
     click.echo(json.dumps(report.to_dict(), indent=2) if as_json else sizing_table(report))

@@ -127,7 +127,7 @@ def build(prepared: Prepared, out_dir: Path, callback: Any = None, threads: int 
                              "bytes": model.ByteSize(), **parity.to_dict()}
     write_training_outputs(out_dir, prepared, trained)
     write_atomic(model_path, model.SerializeToString())
-    from nnc.report import sizing_table
+    from nnc.sizing_table import sizing_table
 
     write_atomic(out_dir / "summary.txt", (sizing_table(prepared.sizing) + "\n").encode())
     if html:

@@ -15,6 +15,7 @@ import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -247,16 +248,16 @@ def read_csv(path: Path, delimiter: str = ",", header_required: bool = True) -> 
         rows: list[list[str]] = []
         lines: list[int] = []
         try:
-            for row in _nonblank(reader):
+            for line, row in _rows(reader):
                 if width is None:
                     width = len(row)
                     if header_required or not all(_is_number(c) for c in row):
-                        header, header_line = [name.strip() for name in row], reader.line_num
+                        header, header_line = [name.strip() for name in row], line
                         continue
                 if len(row) != width:
-                    raise DataError(_ragged(row, header, width, str(path), reader.line_num))
+                    raise DataError(_ragged(row, header, width, str(path), line))
                 rows.append(row)
-                lines.append(reader.line_num)
+                lines.append(line)
         except csv.Error as e:
             raise DataError(Problem(f"not valid CSV: {e}", file=str(path),
                                     line=reader.line_num)) from None
@@ -272,8 +273,14 @@ def read_csv(path: Path, delimiter: str = ",", header_required: bool = True) -> 
     return CsvTable(str(path), header, rows, lines, header_line)
 
 
-def _nonblank(reader: Iterator[list[str]]) -> Iterator[list[str]]:
-    return (row for row in reader if row)
+def _rows(reader: Any) -> Iterator[tuple[int, list[str]]]:
+    """The non-blank rows of a csv reader, each with the line it starts on (a quoted field
+    may span lines; the reader's line_num is where a row ends)."""
+    start = reader.line_num + 1
+    for row in reader:
+        if row:
+            yield start, row
+        start = reader.line_num + 1
 
 
 def _is_number(text: str) -> bool:

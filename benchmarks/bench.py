@@ -187,10 +187,17 @@ def bench_train(threads: int, rounds: int) -> dict:
         print(f"\ntraining {label} ({threads} threads, median of {rounds}):")
         for name, speed in median.items():
             ratios = "" if name.startswith("nnc") else "   " + ", ".join(
-                f"{mine}/{name} = {median[mine] / speed:.2f}x" for mine in ("nnc", "nnc default"))
+                f"{mine}/{name} = {paired(speeds[mine], speeds[name]):.2f}x"
+                for mine in ("nnc", "nnc default"))
             print(f"  {name:12s} {speed:12,.0f} samples/s  {speed * flops / 1e9:7.1f} GFLOP/s"
                   + ratios)
     return results
+
+
+def paired(mine: list[float], other: list[float]) -> float:
+    """The median of the rounds' ratios: each round's two runs are seconds apart, so the
+    machine's slow spells (common on a shared VM) divide out."""
+    return statistics.median(a / b for a, b in zip(mine, other))
 
 
 # ---------------------------------------------------------------------- checkpoints
@@ -223,9 +230,10 @@ def side_by_side(rounds: int, default: Callable[..., float], other: Callable[...
         for _ in range(rounds):
             firsts.append(default(text, overrides, arrays))
             seconds.append(other(text, overrides, arrays))
-        a, b = statistics.median(firsts), statistics.median(seconds)
-        results[label] = {"default": a, "none": b, "ratio": a / b}
-        print(f"  {label:34s} default {a:10,.3f}   none {b:10,.3f}   default/none {a / b:.3f}")
+        a, b, ratio = statistics.median(firsts), statistics.median(seconds), \
+            paired(firsts, seconds)
+        results[label] = {"default": a, "none": b, "ratio": ratio}
+        print(f"  {label:34s} default {a:10,.3f}   none {b:10,.3f}   default/none {ratio:.3f}")
     return results
 
 

@@ -16,7 +16,7 @@ from nnc.base.losses import LOSSES
 from nnc.compiler.ir import Graph, Node, Param, Shape
 from nnc.compiler.ops import OP_RULES, ShapeError
 from nnc.spec import OP_SPECS, GraphSpec, OpSpec, Spec, SpecFile, parse_init
-from nnc.spec.diagnostics import did_you_mean
+from nnc.spec.messages import did_you_mean
 from nnc.spec.ops import JoinOp, UnaryOp
 
 SEQUENTIAL_INPUT = "input"

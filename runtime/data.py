@@ -19,7 +19,7 @@ from typing import cast
 import numpy as np
 
 from nnc.base.errors import DataError
-from nnc.base.inputs import Origin, as_features, as_rows, check_finite, class_labels, units
+from nnc.base.inputs import CHUNK, Origin, as_features, as_rows, check_finite, class_labels, units
 from nnc.base.losses import LOSSES
 from nnc.runtime import sources
 from nnc.runtime.cifar10 import read_cifar10
@@ -35,8 +35,6 @@ SOURCES: dict[str, Callable[..., Raw]] = {
     "csv": sources.csv_file,
     "cifar10": read_cifar10,
 }
-
-CHUNK = 1 << 22  # elements per chunk of the column statistics (32 MiB of float64)
 
 
 @dataclass

@@ -9,6 +9,7 @@ README (Warnings).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -62,8 +63,7 @@ class Run:
 def warnings_of(run: Run) -> list[HealthWarning]:
     """Every warning the run earns, in the order of the rules."""
     out: list[HealthWarning] = []
-    for rule in (initial_loss, dead_units, saturated, vanishing_gradients, update_ratio,
-                 overfitting, no_learning):
+    for rule in RULES.values():
         out.extend(rule(run))
     return out
 
@@ -245,3 +245,9 @@ def no_learning(run: Run) -> list[HealthWarning]:
             f"{last:.4g} in epoch {run.history[-1]['epoch']}): try another learning rate "
             f"({run.lr_field} is {run.lr:g})", epoch=run.history[-1]["epoch"], value=last)]
     return []
+
+
+# each rule by the code of the warnings it raises, in the order they are reported
+RULES: dict[str, Callable[[Run], list[HealthWarning]]] = {
+    rule.__name__: rule for rule in (initial_loss, dead_units, saturated, vanishing_gradients,
+                                     update_ratio, overfitting, no_learning)}

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from nnc.base.errors import Problem, SpecError
 from nnc.base.files import read_bytes
-from nnc.spec.diagnostics import validation_problems
+from nnc.spec.messages import validation_problems
 from nnc.spec.model import Spec
 from nnc.spec.overrides import apply_overrides
 from nnc.spec.source import MAX_BYTES, FieldPath, Source, parse

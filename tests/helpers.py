@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nnc.base.losses import LOSSES
 from nnc.compiler import compile_spec, lower_to_plan
 from nnc.compiler.plan import Plan
 from nnc.runtime.params import ParamStore
@@ -68,8 +69,8 @@ def random_params(plan: Plan, dtype=np.float64, seed: int = 0) -> ParamStore:
 
 
 def random_labels(loss: str, n: int, outputs: int, rng: np.random.Generator) -> np.ndarray:
-    if loss == "mse":
+    """Labels of the kind ``loss`` takes (its entry in the loss table says which)."""
+    kind = LOSSES[loss].labels
+    if kind == "targets":
         return rng.standard_normal((n, outputs))
-    if loss == "binary_cross_entropy":
-        return rng.integers(0, 2, n)
-    return rng.integers(0, outputs, n)
+    return rng.integers(0, 2 if kind == "binary" else outputs, n)

@@ -63,6 +63,16 @@ def test_both_paths_give_the_same_message(tmp_path: Path, load) -> None:
         [f"{tmp_path / 'd.csv'}:3:1: column 'a': 'x' is not a number"]
 
 
+def test_a_row_is_named_by_the_line_it_starts_on(tmp_path: Path) -> None:
+    """A quoted field spanning lines, and blank lines, do not shift the reported line."""
+    (tmp_path / "d.csv").write_text('a,b\n\n"1\n",2\n\n3,x\n')
+    table = read_csv(tmp_path / "d.csv")
+    assert table.lines == [3, 6]
+    with pytest.raises(DataError) as caught:
+        read_inputs(tmp_path / "d.csv")
+    assert caught.value.lines()[0].startswith(f"{tmp_path / 'd.csv'}:6:")
+
+
 def test_a_header_is_found_by_its_words(tmp_path: Path) -> None:
     (tmp_path / "h.csv").write_text("a,b\n1,2\n")
     (tmp_path / "n.csv").write_text("1,2\n3,4\n")

@@ -1,4 +1,4 @@
-"""Text rendering of reports for the terminal."""
+"""The sizing report as a table for the terminal."""
 
 from __future__ import annotations
 

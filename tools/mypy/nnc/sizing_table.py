@@ -1,0 +1,1 @@
+../../../app/sizing_table.py
