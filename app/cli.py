@@ -158,6 +158,20 @@ def _run_training(command: str, spec: Path, overrides: tuple[str, ...], out: Pat
         raise
 
 
+def _run_interruptible(again: str, run: Callable[[Callable[[], int | None]], Any]) -> Any:
+    """Run ``run(should_stop)`` with SIGINT/SIGTERM turned into a clean stop; the error then
+    says how to continue (the command ``again``)."""
+    from nnc.base.errors import Interrupted, Problem
+    from nnc.interrupts import StopOnSignal
+
+    try:
+        with StopOnSignal() as stop:
+            return run(stop)
+    except Interrupted as e:
+        e.problems.append(Problem(f"continue with: {again}"))
+        raise
+
+
 def _train_verb(command: str, run: Callable[..., dict[str, Any]], spec: Path,
                 overrides: tuple[str, ...], max_memory: int | None, out_dir: Path | None,
                 threads: int | None, quiet: bool, resume: bool, force: bool, no_report: bool,
@@ -331,6 +345,64 @@ def predict(model: Path, inputs: Path, output: Path | None, what: str | None,
         line = f"accuracy: {m['accuracy']:.4f}" if "accuracy" in m else \
             f"mae: {m['mae']:.6g}, rmse: {m['rmse']:.6g}, r2: {m['r2']:.4f}"
         click.echo(f"{line} ({done.samples} samples)", err=output is None)
+
+
+@main.command()
+@spec_argument
+@set_option
+@click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=None, help="Sweep folder (default: build/NAME/sweep/).")
+@click.option("--workers", type=click.IntRange(min=1, max=1024), default=None,
+              help="Trials run at once (default: one per core; with --dask, the cluster's "
+                   "threads). Each trial uses one BLAS thread.")
+@click.option("--dask", metavar="ADDRESS", default=None,
+              help="Run the trials on the Dask cluster whose scheduler is at ADDRESS, e.g. "
+                   "tcp://10.0.0.5:8786 (needs pip install 'nnc[dask]' on the workers too).")
+@click.option("--resume", is_flag=True,
+              help="Continue the sweep in the folder: finished trials are kept, interrupted "
+                   "ones run again.")
+@click.option("--dry-run", is_flag=True,
+              help="Print the trials' count, memory and parameter counts, and exit.")
+@click.option("-q", "--quiet", is_flag=True, help="No line per trial (only the result).")
+def sweep(spec: Path, overrides: tuple[str, ...], out_dir: Path | None, workers: int | None,
+          dask: str | None, resume: bool, dry_run: bool, quiet: bool) -> None:
+    """Search the values the `sweep` section of SPEC lists (hyperparameters: layer sizes,
+    L2, learning rate, activations, ...), one trial per set of values, and keep the best.
+
+    \b
+    Writes to build/NAME/sweep/ (or -o), as the trials end:
+      trials.csv     one row per trial: its values, state, metric, epochs, seconds
+      trials/NNNN/   each trial's run (report.json, weights.npz, history.csv, ...)
+    and at the end: best.yaml (the best trial's spec, for `nnc build`), best/ (its
+    build: model.onnx, report.html, ...) and sweep.html."""
+    from nnc import sweep as sweeping
+    from nnc.progress import SweepProgress
+    from nnc.sweep_workers import available_cpus
+
+    if dry_run:
+        checked = sweeping.plan(spec, overrides)
+        for line in sweeping.dry_run_lines(checked, workers or available_cpus()):
+            click.echo(line)
+        return
+    loaded = sweeping.plan(spec, overrides)  # errors before the progress is set up
+    progress = SweepProgress(loaded.sweep.metric, list(loaded.sweep.parameters), quiet)
+    folder = out_dir or sweeping.default_folder(loaded)
+    again = " ".join([f"nnc sweep {shlex.quote(str(spec))}", *(
+        f"--set {shlex.quote(o)}" for o in overrides), f"-o {shlex.quote(str(folder))}",
+        f"--workers {workers}" if workers else "", f"--dask {shlex.quote(dask)}" if dask
+        else "", "--resume"]).replace("  ", " ")
+    result = _run_interruptible(again, lambda stop: sweeping.sweep_to(
+        spec, overrides, folder, workers, dask, resume, progress, stop))
+    counts = result.counts
+    click.echo(f"trials: {counts['complete']} complete, {counts['pruned']} pruned, "
+               f"{counts['failed']} failed" + (f" ({result.rerun} interrupted ones run again)"
+                                               if result.rerun else ""))
+    best = result.best
+    if best is not None:
+        values = ", ".join(f"{p} = {best[p]}" for p in loaded.sweep.parameters)
+        click.echo(f"best: trial {best['number']}, {loaded.sweep.metric} "
+                   f"{best[loaded.sweep.metric]:.5g} ({values})")
+    click.echo(f"wrote: {folder}/ " + " ".join(result.files))
 
 
 @main.command()

@@ -101,8 +101,15 @@ def write_training_outputs(out_dir: Path, prepared: "Prepared", trained: "Traine
 def resolved_spec(prepared: "Prepared") -> str:
     """The exact spec trained, as YAML: overrides applied, every default filled in, data
     paths made absolute (so the file works from any folder)."""
-    import yaml
+    spec_file = prepared.spec_file
+    sets = "".join(f" --set {o}" for o in spec_file.overrides)
+    header = (f"# The spec nnc trained: {spec_file.source.file}{sets}, with every default "
+              "filled in.\n# `nnc build` and `nnc export` take it as it is.\n")
+    return spec_yaml(resolved_data(prepared), header)
 
+
+def resolved_data(prepared: "Prepared") -> dict[str, Any]:
+    """The spec as plain data, every default filled in, data paths made absolute."""
     spec_file = prepared.spec_file
     data = spec_file.spec.model_dump(mode="json", exclude_none=True)
     source = (data.get("data") or {})
@@ -111,9 +118,13 @@ def resolved_spec(prepared: "Prepared") -> str:
             path = Path(source[key]["path"]).expanduser()
             source[key]["path"] = str(path if path.is_absolute() else
                                       (spec_file.base_dir / path).resolve())
-    sets = "".join(f" --set {o}" for o in spec_file.overrides)
-    header = (f"# The spec nnc trained: {spec_file.source.file}{sets}, with every default "
-              "filled in.\n# `nnc build` and `nnc export` take it as it is.\n")
+    return data
+
+
+def spec_yaml(data: dict[str, Any], header: str) -> str:
+    """A spec's plain data as a YAML file, after a comment ``header``."""
+    import yaml
+
     return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
 

@@ -135,6 +135,38 @@ def build(prepared: Prepared, out_dir: Path, callback: Any = None, threads: int 
     return report_dict(prepared, trained)
 
 
+def package(prepared: Prepared, out_dir: Path, threads: int | None = None,
+            html: bool = True) -> dict[str, Any]:
+    """A run's folder, as `nnc train` wrote it, made into a build's: model.onnx exported
+    from its weights.npz and checked against onnxruntime on val.npz's inputs (random ones
+    when there is none), summary.txt, the report's ``onnx`` entry and report.html; returns
+    the report."""
+    from nnc.base.npz import load_npz
+
+    trained = load_trained(prepared, out_dir / "weights.npz")
+    report_path = out_dir / "report.json"
+    record = json.loads(report_path.read_text())
+    train = record.get("train") or {}
+    metrics = {k: train.get(k) for k in ("train_loss", "train_accuracy", "val_loss",
+                                         "val_accuracy", "epochs_run")} if train else {}
+    model = export_model(prepared, trained.params, trained.preprocess, metrics)
+    val = out_dir / "val.npz"
+    x = load_npz(val, "not a readable val.npz", required=("x",))["x"] if val.is_file() \
+        else None
+    parity = verify_model(prepared, trained, model, threads, x)
+    model_path = out_dir / "model.onnx"
+    write_atomic(model_path, model.SerializeToString())
+    from nnc.sizing_table import sizing_table
+
+    write_atomic(out_dir / "summary.txt", (sizing_table(prepared.sizing) + "\n").encode())
+    record["onnx"] = {"path": str(model_path), "opset": model.opset_import[0].version,
+                      "bytes": model.ByteSize(), **parity.to_dict()}
+    write_json(report_path, record)
+    if html:
+        report(out_dir)
+    return cast(dict[str, Any], record)
+
+
 def report(out_dir: Path) -> Path:
     """`nnc report`: draw report.html (and figures/*.png) from a run's output folder,
     without training again; returns the page's path."""
@@ -346,12 +378,15 @@ def export_model(prepared: Prepared, params: "ParamStore", preprocess: "Preproce
 
 
 def verify_model(prepared: Prepared, trained: Trained, model: "onnx.ModelProto",
-                 threads: int | None = None) -> "Parity":
-    """Parity of onnxruntime and NumPy on the validation inputs (or random ones)."""
+                 threads: int | None = None, x: np.ndarray | None = None) -> "Parity":
+    """Parity of onnxruntime and NumPy on the raw inputs ``x``, else on the validation
+    inputs, else on random ones."""
     from nnc.runtime.parity import check_parity
 
     d, preprocess = trained.dataset, trained.preprocess
-    if d is not None and len(d.x_val_raw):
+    if x is not None and len(x):
+        x = x[:PARITY_SAMPLES]
+    elif d is not None and len(d.x_val_raw):
         x = d.x_val_raw[:PARITY_SAMPLES]
     else:
         rng = np.random.default_rng(prepared.spec_file.spec.train.seed)

@@ -1,12 +1,14 @@
-"""Training progress on a terminal: a bar per epoch and one line per finished epoch."""
+"""Progress on a terminal: of training, a bar per epoch and one line per finished epoch;
+of a sweep, one line per finished trial and a status line."""
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
 from nnc.runtime.trainer import Callback, EpochRecord, Weights
+from nnc.sweep import Progress
 
 
 class TerminalProgress(Callback):
@@ -43,3 +45,49 @@ class TerminalProgress(Callback):
         parts.append(f"{record.seconds:.2f}s")
         self.stream.write("\r\033[K" + "  ".join(parts) + "\n")
         self.stream.flush()
+
+
+class SweepProgress(Progress):
+    """A line per trial that ends (unless ``quiet``) and, on a terminal, a status line:
+    trials done, running and left, the best so far, the time left."""
+
+    def __init__(self, metric: str, parameters: list[str], quiet: bool = False,
+                 stream: TextIO | None = None):
+        self.stream = stream or sys.stderr
+        self.live = self.stream.isatty()
+        self.metric, self.parameters, self.quiet = metric, parameters, quiet
+        self.last = 0.0
+
+    def note(self, text: str) -> None:
+        self._line(text)
+
+    def trial(self, row: dict[str, Any]) -> None:
+        if self.quiet:
+            return
+        values = ", ".join(f"{p} {_shown(row.get(p))}" for p in self.parameters)
+        result = f"{self.metric} {row[self.metric]:.5g}" if row["state"] == "complete" else \
+            row.get("message") or ""
+        seconds = f" in {row['seconds']:.1f} s" if row.get("seconds") else ""
+        self._line(f"trial {row['number']} {row['state']}: {result} ({values}){seconds}")
+
+    def status(self, done: int, running: int, left: int, best: dict[str, Any] | None,
+               seconds_left: float | None) -> None:
+        now = time.monotonic()
+        if not self.live or now - self.last < 0.25:
+            return
+        self.last = now
+        text = f"trials: {done} done, {running} running, {left} left"
+        if best is not None:
+            text += f"; best {self.metric} {best[self.metric]:.5g} (trial {best['number']})"
+        if seconds_left is not None:
+            text += f"; about {seconds_left:.0f} s left"
+        self.stream.write("\r\033[K" + text)
+        self.stream.flush()
+
+    def _line(self, text: str) -> None:
+        self.stream.write(("\r\033[K" if self.live else "") + text + "\n")
+        self.stream.flush()
+
+
+def _shown(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -18,6 +18,7 @@ from nnc.compiler.ops import OP_RULES, ShapeError
 from nnc.spec import OP_SPECS, GraphSpec, OpSpec, Spec, SpecFile, parse_init
 from nnc.spec.messages import did_you_mean
 from nnc.spec.ops import JoinOp, UnaryOp
+from nnc.spec.sweep import SweepSpec, metric_problem, path_problem
 
 SEQUENTIAL_INPUT = "input"
 
@@ -70,12 +71,31 @@ def compile_spec(spec: Spec | SpecFile) -> Graph:
     nodes = _typed_nodes(ordered, input_name, tuple(input_shape), errors)
     errors.raise_if_any()
     graph = Graph(spec.name, input_name, tuple(input_shape), tuple(nodes), output, spec)
+    units = math.prod(graph.output_shape)
     if spec.loss is not None:
-        problem = LOSSES[spec.loss].output_problem(math.prod(graph.output_shape))
+        problem = LOSSES[spec.loss].output_problem(units)
         if problem:
             errors.add(("loss",), problem)
+    if spec.sweep is not None:
+        _check_sweep(spec, units, errors)
     errors.raise_if_any()
     return graph
+
+
+def _check_sweep(spec: Spec, units: int, errors: _Errors) -> None:
+    """The sweep's metric fits the loss, and each of its paths names a field of the spec."""
+    sweep = cast(SweepSpec, spec.sweep)
+    entry = LOSSES.get(spec.loss or "")
+    classes = None if entry is None or not entry.classification else \
+        2 if entry.labels == "binary" else units
+    problem = metric_problem(sweep.metric, spec.loss, classes)
+    if problem:
+        errors.add(("sweep", "metric"), problem)
+    data = spec.model_dump(mode="json")
+    for path in sweep.parameters:
+        problem = path_problem(data, path)
+        if problem:
+            errors.add(("sweep", "parameters", path), problem)
 
 
 def _chain_drafts(spec: Spec, errors: _Errors) -> list[_Draft]:

@@ -29,21 +29,22 @@ def validation_problems(error: ValidationError, source: Source,
     """One problem per pydantic error, at the line and column of the offending value."""
     problems = []
     for err in error.errors(include_url=False):
-        path = _data_path(source.data, err["loc"])
+        path = _data_path(source.data, err["loc"], err["type"] == "missing")
         dotted = ".".join(str(p) for p in path) or None
         at_key = err["type"] == "extra_forbidden"  # the key is what is wrong, not its value
         problems.append(source.problem(path, _message(err, root), dotted, at_key))
     return problems
 
 
-def _data_path(data: Any, loc: tuple[Any, ...]) -> FieldPath:
-    """Drop what pydantic adds to ``loc`` that is not in the data (union tags, validator names)."""
+def _data_path(data: Any, loc: tuple[Any, ...], missing: bool = False) -> FieldPath:
+    """Drop what pydantic adds to ``loc`` that is not in the data (union tags, validator
+    names); a ``missing`` field keeps its name."""
     path: list[Any] = []
     for i, part in enumerate(loc):
         if (isinstance(data, dict) and part in data) or (
                 isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)):
             data = data[part]
-        elif i == len(loc) - 1 and isinstance(data, dict):
+        elif missing and i == len(loc) - 1 and isinstance(data, dict):
             pass  # a missing field: keep its name in the path
         else:
             continue

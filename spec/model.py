@@ -10,6 +10,7 @@ from nnc.base.losses import LOSSES
 from nnc.spec.base import Name, Shape, Strict
 from nnc.spec.ops import OP_SPECS, Op
 from nnc.spec.sections import DataSpec, ExportSpec, LossName, TrainSpec
+from nnc.spec.sweep import SweepSpec
 
 
 def _bare_word(value: Any) -> Any:
@@ -46,6 +47,7 @@ class Spec(Strict):
     data: DataSpec | None = None
     train: TrainSpec = TrainSpec()
     export: ExportSpec = ExportSpec()
+    sweep: SweepSpec | None = Field(None, description="what `nnc sweep` varies and optimizes")
 
     @field_validator("graph")
     @classmethod

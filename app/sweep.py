@@ -1,0 +1,483 @@
+"""`nnc sweep`: try the values a spec's `sweep` section lists, one trial per set of values,
+on worker processes or a Dask cluster, and keep the best.
+
+The driver asks Optuna for each trial's values and tells it the outcome; Optuna's journal
+file in the sweep's folder is the study's record, so a killed sweep resumes: finished
+trials are kept, interrupted ones run again. Each outcome is written as it arrives
+(trials/NNNN/ and trials.csv). At the end: best.yaml, best/ (the best trial's folder as
+`nnc build` writes it) and sweep.html.
+"""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import hashlib
+import io
+import itertools
+import json
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nnc.base.errors import DataError, Interrupted, SpecError, TrainingError
+from nnc.base.files import make_dir, write_atomic
+from nnc.base.machine import available_memory
+from nnc.compiler.sizing import format_bytes
+from nnc.spec import SpecFile, load_spec, load_spec_text
+from nnc.spec.sweep import SweepSpec, Values, override
+
+if TYPE_CHECKING:
+    import optuna
+
+    from nnc.sweep_trial import TrialOutcome, TrialTask
+    from nnc.sweep_workers import Workers
+
+SIZED_CORNERS = 256  # combinations of extreme values sized before a sweep starts
+STATES = ("complete", "pruned", "failed")
+
+
+# ---------------------------------------------------------------------------- plan
+
+@dataclass
+class Plan:
+    """A sweep checked before its first trial: the spec (with the user's ``--set``), what
+    it varies, and the size of its largest trial."""
+
+    spec_file: SpecFile
+    sweep: SweepSpec
+    text: str
+    fmt: str
+    trials: int
+    largest_bytes: int
+    params_range: tuple[int, int]
+    fingerprint: str
+
+    @property
+    def name(self) -> str:
+        return self.spec_file.spec.name
+
+    def trial_spec(self, values: dict[str, Any]) -> SpecFile:
+        """The spec of a trial with ``values`` (validated)."""
+        return load_spec_text(self.text, str(self.spec_file.source.file), self.fmt,
+                              self.overrides(values), file_path=self.spec_file.path)
+
+    def overrides(self, values: dict[str, Any]) -> tuple[str, ...]:
+        return self.spec_file.overrides + tuple(override(p, v) for p, v in values.items())
+
+
+def plan(spec: Path, overrides: tuple[str, ...] = ()) -> Plan:
+    """Load SPEC and check its sweep before any trial: every path names a field (the
+    compiler's check), every listed value and each range's ends make a valid spec, and
+    the largest trial's memory is known."""
+    from nnc import pipeline
+    from nnc.spec.load import FORMATS
+
+    spec_file = load_spec(spec, overrides)
+    sweep = spec_file.spec.sweep
+    if sweep is None:
+        raise SpecError(spec_file.problem((), "no `sweep` section: add one naming the fields "
+                                              "to vary, e.g. sweep: {parameters: "
+                                              "{layers.0.units: {values: [10, 100]}}}"))
+    pipeline.prepare(spec_file, memory="none")  # the paths, the metric against the loss
+    text = spec.read_bytes().decode("utf-8-sig")
+    fmt = FORMATS[spec.suffix.lower()]
+    draft = Plan(spec_file, sweep, text, fmt, sweep.trial_count, 0, (0, 0), "")
+    for path, parameter in sweep.parameters.items():  # each value alone: who is at fault
+        ends = parameter.values if isinstance(parameter, Values) else [parameter.low,
+                                                                       parameter.high]
+        for value in ends:
+            _prepared(draft, {path: value}, ("sweep", "parameters", path))
+    sizes = [_prepared(draft, values, ("sweep", "parameters")).sizing
+             for values in sweep.corners(SIZED_CORNERS)]
+    draft.largest_bytes = max(s.memory.training for s in sizes)
+    draft.params_range = (min(s.totals.params for s in sizes), max(s.totals.params for s in sizes))
+    resolved = json.dumps(spec_file.spec.model_dump(mode="json"), sort_keys=True)
+    draft.fingerprint = hashlib.sha256(resolved.encode()).hexdigest()
+    return draft
+
+
+def _prepared(plan: Plan, values: dict[str, Any], where: tuple[Any, ...]) -> Any:
+    from nnc import pipeline
+    from nnc.base.errors import NncError
+
+    try:
+        return pipeline.prepare(plan.trial_spec(values), memory="none")
+    except NncError as e:
+        shown = ", ".join(f"{p} = {json.dumps(v)}" for p, v in values.items())
+        first = e.problems[0]
+        raise SpecError(plan.spec_file.problem(
+            where, f"the trial with {shown} is not a valid spec: "
+                   f"{first.path + ': ' if first.path else ''}{first.message}")) from None
+
+
+def dry_run_lines(plan: Plan, workers: int) -> list[str]:
+    """What `nnc sweep --dry-run` prints."""
+    sweep = plan.sweep
+    low, high = plan.params_range
+    params = f"{low:,}" if low == high else f"{low:,} to {high:,}"
+    lines = [f"sweep of {plan.name}: {plan.trials} trials, sampler {sweep.chosen_sampler}, "
+             f"pruner {sweep.pruner}, {sweep.chosen_goal} {sweep.metric}",
+             f"parameters per trial: {params}",
+             f"training memory of the largest trial: {format_bytes(plan.largest_bytes)}; "
+             f"{min(workers, plan.trials)} at once: "
+             f"{format_bytes(plan.largest_bytes * min(workers, plan.trials))}"]
+    for path, parameter in sweep.parameters.items():
+        if isinstance(parameter, Values):
+            shown = ", ".join(json.dumps(v) for v in parameter.values)
+            lines.append(f"  {path}: {shown}")
+        else:
+            scale = " (log)" if parameter.log else f" (step {parameter.step})" \
+                if parameter.step else ""
+            lines.append(f"  {path}: {parameter.low} to {parameter.high}{scale}")
+    return lines
+
+
+def check_memory(plan: Plan, workers: int, file: str) -> None:
+    """Refuse a sweep whose concurrent trials would not fit in the memory available."""
+    concurrent = min(workers, plan.trials)
+    need, have = plan.largest_bytes * concurrent, available_memory()
+    if need > have:
+        fits = have // max(plan.largest_bytes, 1)
+        advice = f"--workers {fits} fits" if fits >= 1 else "not even one trial fits"
+        raise DataError(f"{concurrent} trials at once need an estimated {format_bytes(need)} "
+                        f"({format_bytes(plan.largest_bytes)} for the largest), but "
+                        f"{format_bytes(have)} is available: {advice}", file=file)
+
+
+# ----------------------------------------------------------------------------- run
+
+@dataclass
+class SweepResult:
+    """How a sweep ended: its folder, the counts by state, the best trial."""
+
+    folder: Path
+    counts: dict[str, int]
+    best: dict[str, Any] | None
+    rerun: int = 0  # interrupted trials of an earlier session, run again
+    files: list[str] = field(default_factory=list)
+
+
+class Progress:
+    """What the driver reports as it goes (the CLI prints it)."""
+
+    def note(self, text: str) -> None:
+        """Something the user should know (e.g. interrupted trials run again)."""
+
+    def trial(self, row: dict[str, Any]) -> None:
+        """A trial ended (its row of trials.csv)."""
+
+    def status(self, done: int, running: int, left: int, best: dict[str, Any] | None,
+               seconds_left: float | None) -> None:
+        """Where the sweep stands (called often)."""
+
+
+def run(plan: Plan, folder: Path, workers: "Workers", resume: bool = False,
+        progress: Progress | None = None,
+        should_stop: Callable[[], int | None] | None = None) -> SweepResult:
+    """Run the sweep of ``plan`` into ``folder`` on ``workers`` (closed at the end)."""
+    progress = progress or Progress()
+    make_dir(folder)
+    try:
+        with _folder_lock(folder):
+            return _Driver(plan, folder, workers, progress, should_stop).run(resume)
+    finally:
+        workers.close()
+
+
+@contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """One driver per sweep folder (the kernel releases the lock when the driver dies)."""
+    path = folder / ".lock"
+    with path.open("a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DataError("another `nnc sweep` is running in this folder",
+                            file=str(folder)) from None
+        yield
+
+
+class _Driver:
+    def __init__(self, plan: Plan, folder: Path, workers: "Workers", progress: Progress,
+                 should_stop: Callable[[], int | None] | None):
+        from nnc import sweep_study
+
+        self.plan, self.folder, self.workers, self.progress = plan, folder, workers, progress
+        self.should_stop = should_stop
+        self.sweep = plan.sweep
+        self.distributions = sweep_study.distributions(plan.sweep)
+        # with TPE or a pruner, the next trial depends on the outcomes so far: told in the
+        # order they were asked, and asked a fixed number of trials ahead, the sweep makes
+        # the same choices however long each trial takes
+        self.in_order = plan.sweep.chosen_sampler == "tpe" or plan.sweep.pruner != "none"
+        self.trial_seconds: list[float] = []
+
+    def run(self, resume: bool) -> SweepResult:
+        from nnc import sweep_study
+
+        journal = sweep_study.journal(self.folder)
+        exists = journal.exists() and journal.stat().st_size > 0
+        if exists and not resume:
+            raise DataError("this folder holds a sweep already: add --resume to continue it, "
+                            "or choose another folder with -o", file=str(self.folder))
+        study = sweep_study.open_study(self.folder, self.sweep, create=not exists)
+        if exists:
+            self._check_same_sweep(study)
+        else:
+            study.set_user_attr("fingerprint", self.plan.fingerprint)
+            study.set_user_attr("spec", str(self.plan.spec_file.source.file))
+        if not exists and resume:
+            self.progress.note("nothing to resume in this folder: starting the sweep")
+        rerun = self._requeue_interrupted(study)
+        self._loop(study)
+        return self._finish(study, rerun)
+
+    def _check_same_sweep(self, study: "optuna.Study") -> None:
+        if study.user_attrs.get("fingerprint") != self.plan.fingerprint:
+            raise DataError("the spec (or its --set overrides) changed since this sweep began; "
+                            "resume it with the same spec, or choose another folder with -o",
+                            file=str(self.folder))
+
+    def _requeue_interrupted(self, study: "optuna.Study") -> int:
+        """Trials a killed driver left running failed with it: mark them interrupted (kept
+        out of trials.csv and the count) and run their values again, first."""
+        import optuna
+
+        stale = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,
+                                                         optuna.trial.TrialState.WAITING))
+        for t in stale:
+            if t.state == optuna.trial.TrialState.WAITING:
+                continue  # enqueued and never started: asked again as it is
+            study._storage.set_trial_user_attr(t._trial_id, "interrupted", True)
+            study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+            study.enqueue_trial(t.params, user_attrs={"rerun_of": t.number})
+        running = [t for t in stale if t.state == optuna.trial.TrialState.RUNNING]
+        if running:
+            self.progress.note(f"{len(running)} trial(s) interrupted in the last session run "
+                               "again: " + ", ".join(str(t.number) for t in running))
+        return len(running)
+
+    # --------------------------------------------------------------------- the loop
+
+    def _loop(self, study: "optuna.Study") -> None:
+        left = self.plan.trials - len(_counted(study))
+        asked: list[Any] = []  # in order of asking: optuna Trials not yet told
+        outcomes: dict[int, "TrialOutcome"] = {}
+        started = time.monotonic()
+        while left > 0 or asked:
+            while left > 0 and len(asked) < self.workers.slots:
+                trial = study.ask(self.distributions)
+                self.workers.submit(self._task(study, trial))
+                asked.append(trial)
+                left -= 1
+            for outcome in self.workers.done(0.2):
+                outcomes[outcome.number] = outcome
+            ready = list(itertools.takewhile(lambda t: t.number in outcomes, asked)) \
+                if self.in_order else [t for t in asked if t.number in outcomes]
+            for trial in ready:
+                asked.remove(trial)
+                self._record(study, trial, outcomes.pop(trial.number))
+            if self.should_stop is not None:
+                signal = self.should_stop()
+                if signal is not None:
+                    raise Interrupted(signal, f"with {len(asked)} trial(s) running")
+            self._status(study, len(asked), left, started)
+
+    def _task(self, study: "optuna.Study", trial: Any) -> "TrialTask":
+        import optuna
+
+        from nnc.sweep_study import spec_values
+        from nnc.sweep_trial import TrialTask
+
+        finished = () if self.sweep.pruner == "none" else tuple(study.get_trials(
+            deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,
+                                    optuna.trial.TrialState.PRUNED)))
+        values = spec_values(self.sweep, trial.params)
+        return TrialTask(trial.number, self.plan.text, str(self.plan.spec_file.source.file),
+                         self.plan.fmt, self.plan.overrides(values), self.sweep.metric,
+                         self.sweep.chosen_goal, self.sweep.pruner, dict(trial.params),
+                         dict(self.distributions), finished)
+
+    def _record(self, study: "optuna.Study", trial: Any, outcome: "TrialOutcome") -> None:
+        """Write the trial's files, then tell the study (the journal is the record: a
+        trial told is finished for good), then trials.csv."""
+        import optuna
+
+        if outcome.files:
+            trial_dir = make_dir(self.folder / "trials" / f"{trial.number:04d}")
+            for name, data in outcome.files.items():
+                write_atomic(trial_dir / name, data)
+        for epoch, value in outcome.reports:
+            trial.report(value, epoch)
+        for key, value in outcome.system_attrs.items():  # the halving pruner's rungs
+            study._storage.set_trial_system_attr(trial._trial_id, key, value)
+        for key in ("epochs", "seconds", "wall", "message", "worker"):
+            trial.set_user_attr(key, getattr(outcome, key))
+        state = {"complete": optuna.trial.TrialState.COMPLETE,
+                 "pruned": optuna.trial.TrialState.PRUNED,
+                 "failed": optuna.trial.TrialState.FAIL}[outcome.state]
+        study.tell(trial, outcome.value if outcome.state == "complete" else None, state=state)
+        if outcome.state == "complete":
+            self.trial_seconds.append(outcome.wall)
+        self.write_table(study)
+        self.progress.trial(self._row(study.trials[trial.number]))
+
+    def _status(self, study: "optuna.Study", running: int, left: int, started: float) -> None:
+        done = len(_counted(study))
+        rate = (time.monotonic() - started) / max(len(self.trial_seconds), 1)
+        seconds_left = rate * (running + left) if self.trial_seconds else None
+        self.progress.status(done, running, left, self._best(study), seconds_left)
+
+    # ------------------------------------------------------------------ the records
+
+    def _row(self, t: Any) -> dict[str, Any]:
+        from nnc.sweep_study import spec_values
+
+        state = {"COMPLETE": "complete", "PRUNED": "pruned"}.get(t.state.name, "failed")
+        row: dict[str, Any] = {"number": t.number, "state": state}
+        for path, value in spec_values(self.sweep, t.params).items():
+            row[path] = value
+        row[self.sweep.metric] = t.value if state == "complete" else None
+        row["epochs"] = t.user_attrs.get("epochs")
+        row["seconds"] = t.user_attrs.get("seconds")
+        row["message"] = t.user_attrs.get("message", "")
+        return row
+
+    def rows(self, study: "optuna.Study") -> list[dict[str, Any]]:
+        return [self._row(t) for t in _counted(study)]
+
+    def write_table(self, study: "optuna.Study") -> None:
+        """trials.csv: one row per trial that ended, in trial order (atomically)."""
+        columns = ["number", "state", *self.sweep.parameters, self.sweep.metric, "epochs",
+                   "seconds", "message"]
+        out = io.StringIO()
+        writer = csv.DictWriter(out, columns, lineterminator="\n")
+        writer.writeheader()
+        for row in self.rows(study):
+            writer.writerow({k: _cell(v) for k, v in row.items()})
+        write_atomic(self.folder / "trials.csv", out.getvalue().encode())
+
+    def _best(self, study: "optuna.Study") -> dict[str, Any] | None:
+        import optuna
+
+        complete = [t for t in study.get_trials(deepcopy=False,
+                                                states=(optuna.trial.TrialState.COMPLETE,))]
+        if not complete:
+            return None
+        best = (max if self.sweep.chosen_goal == "maximize" else min)(
+            complete, key=lambda t: (t.value, -t.number))
+        return self._row(best)
+
+    # ----------------------------------------------------------------------- the end
+
+    def _finish(self, study: "optuna.Study", rerun: int) -> SweepResult:
+        rows = self.rows(study)
+        counts = {s: sum(r["state"] == s for r in rows) for s in STATES}
+        best = self._best(study)
+        result = SweepResult(self.folder, counts, best, rerun, ["trials.csv", "study.journal"])
+        if best is None:
+            from nnc.sweep_report import write_report
+
+            write_report(self.folder, self.plan.name, self.sweep, rows, None)
+            raise TrainingError(f"no trial completed ({counts['pruned']} pruned, "
+                                f"{counts['failed']} failed): see "
+                                f"{self.folder / 'trials.csv'} for their messages")
+        self._write_best(best)
+        from nnc.sweep_report import write_report
+
+        write_report(self.folder, self.plan.name, self.sweep, rows, best,
+                     _importances(study))
+        result.files += ["best.yaml", "best/", "sweep.html"]
+        return result
+
+    def _write_best(self, best: dict[str, Any]) -> None:
+        """best.yaml (the spec with the best trial's values, runnable as it is) and best/,
+        the trial's folder made into a build's: model.onnx exported from its weights and
+        checked against onnxruntime, summary.txt, report.html."""
+        import shutil
+
+        from nnc import pipeline
+        from nnc.outputs import resolved_data, spec_yaml
+
+        values = {p: best[p] for p in self.sweep.parameters}
+        spec_file = self.plan.trial_spec(values)
+        prepared = pipeline.prepare(spec_file, memory="none")
+        data = resolved_data(prepared)
+        data.pop("sweep", None)
+        data["train"]["threads"] = 1  # as the trial trained: the same numbers, bit for bit
+        sets = " ".join(f"--set {o}" for o in self.plan.overrides(values))
+        metric = self.sweep.metric
+        header = (f"# The best trial ({best['number']}) of the sweep of "
+                  f"{self.plan.spec_file.source.file}: {metric} {best[metric]}.\n"
+                  f"# Its values: {sets}. `nnc build` takes this file as it is.\n")
+        write_atomic(self.folder / "best.yaml", spec_yaml(data, header).encode())
+        target = self.folder / "best"
+        staging = self.folder / ".best-staging"
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(self.folder / "trials" / f"{best['number']:04d}", staging)
+        best_prepared = pipeline.prepare(load_spec_text(
+            (self.folder / "best.yaml").read_text(), str(self.folder / "best.yaml")),
+            memory="none")
+        pipeline.package(best_prepared, staging, threads=1)
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+
+
+def _importances(study: "optuna.Study") -> dict[str, float] | None:
+    """Optuna's fANOVA importances of the parameters, when the trials allow an estimate."""
+    import optuna
+
+    try:
+        return dict(optuna.importance.get_param_importances(study))
+    except (ValueError, RuntimeError, ZeroDivisionError):  # too few trials, no variation
+        return None
+
+
+def _counted(study: "optuna.Study") -> list[Any]:
+    """The trials that ended, an interrupted one aside (its values are run again)."""
+    return [t for t in study.get_trials(deepcopy=False)
+            if t.state.is_finished() and not t.user_attrs.get("interrupted")]
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return value
+
+
+def sweep_to(spec: Path, overrides: tuple[str, ...] = (), out_dir: Path | None = None,
+             workers: int | None = None, dask: str | None = None, resume: bool = False,
+             progress: Progress | None = None,
+             should_stop: Callable[[], int | None] | None = None) -> SweepResult:
+    """`nnc sweep`: check the sweep of ``spec``, then run it in ``out_dir`` (default
+    build/NAME/sweep/) on ``workers`` local processes (default: one per core), or on the
+    Dask cluster whose scheduler is at ``dask``."""
+    from nnc.sweep_workers import DaskWorkers, LocalWorkers, available_cpus
+
+    checked = plan(spec, overrides)
+    folder = out_dir if out_dir is not None else default_folder(checked)
+    executor: Workers
+    if dask:
+        executor = DaskWorkers(dask, workers)
+    else:
+        slots = workers or available_cpus()
+        check_memory(checked, slots, str(spec))
+        executor = LocalWorkers(slots)
+    return run(checked, folder, executor, resume, progress, should_stop)
+
+
+def default_folder(plan: Plan) -> Path:
+    return Path("build") / plan.name / "sweep"
+
+
+__all__ = ["Plan", "Progress", "SweepResult", "check_memory", "default_folder",
+           "dry_run_lines", "plan", "run", "sweep_to"]

@@ -1,0 +1,134 @@
+"""The sweep section as Optuna sees it: distributions, sampler, pruner, and the study
+stored in a journal file of the sweep's folder. Imported only by `nnc sweep`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from optuna.storages.journal import JournalFileBackend, JournalStorage
+from optuna.storages.journal._file import BaseJournalFileLock  # the base of its locks
+
+from nnc.spec.sweep import Span, SweepSpec, Values
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+STUDY = "nnc-sweep"
+MEDIAN_STARTUP = 4  # trials the median pruner lets finish before it compares with them
+MEDIAN_WARMUP = 2  # epochs of each trial it never prunes
+SCALARS = (str, int, float, bool, type(None))  # what Optuna stores as a choice as it is
+
+
+def distributions(sweep: SweepSpec) -> dict[str, BaseDistribution]:
+    """One Optuna distribution per parameter path; listed values that are not scalars (a
+    layer's mapping, a list) become their JSON text, which Optuna can store."""
+    out: dict[str, BaseDistribution] = {}
+    for path, parameter in sweep.parameters.items():
+        if isinstance(parameter, Values):
+            out[path] = CategoricalDistribution([_choice(v) for v in parameter.values])
+        elif parameter.integer:
+            out[path] = IntDistribution(int(parameter.low), int(parameter.high), log=parameter.log,
+                                        step=int(parameter.step or 1))
+        else:
+            out[path] = FloatDistribution(float(parameter.low), float(parameter.high),
+                                          log=parameter.log, step=_float(parameter))
+    return out
+
+
+def _choice(value: Any) -> Any:
+    return value if isinstance(value, SCALARS) else json.dumps(value, sort_keys=True)
+
+
+def _float(span: Span) -> float | None:
+    return float(span.step) if span.step is not None else None
+
+
+def spec_values(sweep: SweepSpec, params: dict[str, Any]) -> dict[str, Any]:
+    """The values a trial's Optuna parameters stand for in the spec."""
+    out = {}
+    for path, value in params.items():
+        parameter = sweep.parameters[path]
+        listed = parameter.values if isinstance(parameter, Values) else []
+        out[path] = next((v for v in listed if _choice(v) == value), value)
+    return out
+
+
+class _GridSampler(optuna.samplers.GridSampler):
+    """Optuna's grid sampler, minus its call to ``study.stop()`` once every point has been
+    tried: that works only inside ``study.optimize``, and the sweep's driver, which asks
+    and tells, stops by itself after the grid's size."""
+
+    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+        pass
+
+
+def sampler(sweep: SweepSpec) -> optuna.samplers.BaseSampler:
+    kind = sweep.chosen_sampler
+    if kind == "grid":
+        space = {path: cast_choices(d) for path, d in distributions(sweep).items()}
+        return _GridSampler(space, seed=sweep.seed)
+    if kind == "tpe":
+        return optuna.samplers.TPESampler(seed=sweep.seed)
+    return optuna.samplers.RandomSampler(seed=sweep.seed)
+
+
+def cast_choices(distribution: BaseDistribution) -> list[Any]:
+    assert isinstance(distribution, CategoricalDistribution)  # a grid lists values
+    return list(distribution.choices)
+
+
+def pruner(kind: str) -> optuna.pruners.BasePruner:
+    if kind == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=MEDIAN_STARTUP,
+                                           n_warmup_steps=MEDIAN_WARMUP)
+    if kind == "halving":
+        return optuna.pruners.SuccessiveHalvingPruner()
+    return optuna.pruners.NopPruner()
+
+
+class _HeldLock(BaseJournalFileLock):
+    """No lock per write: the sweep's driver, the only writer, holds the folder's lock for
+    the whole sweep (released by the kernel even when the driver is killed, unlike
+    Optuna's lock files, which a kill -9 leaves behind)."""
+
+    def acquire(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+
+def journal(folder: Path) -> Path:
+    return folder / "study.journal"
+
+
+def open_study(folder: Path, sweep: SweepSpec, create: bool) -> optuna.Study:
+    """The sweep's study in ``folder``: a new one (``create``) or the one there."""
+    path = journal(folder)
+    _drop_torn_line(path)
+    storage = JournalStorage(JournalFileBackend(str(path), lock_obj=_HeldLock()))
+    direction = sweep.chosen_goal
+    if create:
+        return optuna.create_study(storage=storage, study_name=STUDY, direction=direction,
+                                   sampler=sampler(sweep), pruner=pruner(sweep.pruner))
+    return optuna.load_study(storage=storage, study_name=STUDY, sampler=sampler(sweep),
+                             pruner=pruner(sweep.pruner))
+
+
+def _drop_torn_line(path: Path) -> None:
+    """A driver killed while appending leaves half a line; Optuna would read past it now,
+    but fail once a new line follows. Cut it off (the record it began was never done)."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with path.open("r+b") as f:
+            f.truncate(data.rfind(b"\n") + 1)
