@@ -8,7 +8,7 @@ from typing import Any
 
 from nnc.base.version import __version__ as __version__  # re-exported
 
-_API = ("load", "compile", "summarize", "train", "export", "predict")
+_API = ("load", "compile", "summarize", "train", "export", "predict", "sweep")
 
 
 def __getattr__(name: str) -> Any:

@@ -8,6 +8,7 @@ functions the CLI calls.
     trained = nnc.train(spec)                  # or nnc.train(spec, x=X, y=Y)
     model = nnc.export(spec, trained, "digits.onnx")
     scores = nnc.predict("digits.onnx", X)
+    result = nnc.sweep("models/capacity-sweep.yaml", workers=2)  # or dask="tcp://host:8786"
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     import onnx
 
     from nnc.pipeline import Trained
+    from nnc.sweep_driver import SweepResult
 
 SpecLike = SpecFile | Spec | str | os.PathLike[str]
 
@@ -115,3 +117,15 @@ def predict(model: "str | os.PathLike[str] | onnx.ModelProto", x: np.ndarray,
     check_finite(as_rows(x), inputs.origin, "x", "feature")
     check_shape(sess, inputs, "the model")
     return onnx_run.run(sess, x, [output])[0]
+
+
+def sweep(spec: str | os.PathLike[str], overrides: Iterable[str] | str = (),
+          out: str | os.PathLike[str] | None = None, workers: int | None = None,
+          dask: str | None = None, resume: bool = False) -> "SweepResult":
+    """Run the sweep of the spec file ``spec`` as `nnc sweep` does (in ``out``, default
+    build/NAME/sweep/); returns the counts by state and the best trial's row."""
+    from nnc import sweep_driver as sweeping
+
+    overrides = (overrides,) if isinstance(overrides, str) else tuple(overrides)
+    return sweeping.sweep_to(Path(spec), overrides, Path(out) if out is not None else None,
+                             workers, dask, resume)

@@ -375,7 +375,7 @@ def sweep(spec: Path, overrides: tuple[str, ...], out_dir: Path | None, workers:
       trials/NNNN/   each trial's run (report.json, weights.npz, history.csv, ...)
     and at the end: best.yaml (the best trial's spec, for `nnc build`), best/ (its
     build: model.onnx, report.html, ...) and sweep.html."""
-    from nnc import sweep as sweeping
+    from nnc import sweep_driver as sweeping
     from nnc.progress import SweepProgress
     from nnc.sweep_workers import available_cpus
 

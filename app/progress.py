@@ -8,7 +8,7 @@ import time
 from typing import Any, TextIO
 
 from nnc.runtime.trainer import Callback, EpochRecord, Weights
-from nnc.sweep import Progress
+from nnc.sweep_driver import Progress
 
 
 class TerminalProgress(Callback):
@@ -67,7 +67,7 @@ class SweepProgress(Progress):
         values = ", ".join(f"{p} {_shown(row.get(p))}" for p in self.parameters)
         result = f"{self.metric} {row[self.metric]:.5g}" if row["state"] == "complete" else \
             row.get("message") or ""
-        seconds = f" in {row['seconds']:.1f} s" if row.get("seconds") else ""
+        seconds = f" in {row['seconds']:.2f} s" if row.get("seconds") else ""
         self._line(f"trial {row['number']} {row['state']}: {result} ({values}){seconds}")
 
     def status(self, done: int, running: int, left: int, best: dict[str, Any] | None,

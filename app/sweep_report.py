@@ -173,11 +173,11 @@ def importance_bars(importances: dict[str, float] | None) -> Figure | None:
     names = list(importances)[::-1]
     fig, ax = plt.subplots(figsize=(6, 0.4 * len(names) + 1.2))
     ax.barh(names, [importances[n] for n in names], color="#1f77b4")
-    ax.set(xlabel="importance (share of the metric's variance)")
+    ax.set(xlabel="importance (shares summing to 1)")
     spaced(fig, left=0.3, bottom=0.25)
     return render(fig, "importances", "Parameter importances",
-                  "Optuna's fANOVA estimate of how much of the metric's variation across "
-                  "the complete trials each parameter explains.")
+                  "Optuna's estimate (PED-ANOVA) of how much each parameter matters to the "
+                  "metric, over the complete trials; with few trials it is rough.")
 
 
 def region_thumbnails(folder: Path, ranked: list[dict[str, Any]], sweep: SweepSpec,

@@ -106,11 +106,11 @@ class _Worker:
             return None
 
     def stop(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            self.conn.close()
         if self.process.is_alive():
             self.process.kill()
         self.process.join(5)
+        with contextlib.suppress(OSError, ValueError):
+            self.conn.close()
 
 
 def _serve(conn: Connection) -> None:
@@ -128,7 +128,10 @@ def _serve(conn: Connection) -> None:
             traceback.print_exc()
             outcome = TrialOutcome(task.number, "failed",
                                    message=f"internal error: {type(e).__name__}: {brief(e)}")
-        conn.send(outcome)
+        try:
+            conn.send(outcome)
+        except OSError:  # the driver is gone, or closed this worker: nobody wants it
+            return
 
 
 def _die_with_parent() -> None:
@@ -171,8 +174,9 @@ class DaskWorkers:
         finished = [f for f in self.futures if f.done()]
         if not finished and self.futures:
             try:
-                finished = list(dask_wait(list(self.futures), timeout=timeout,
-                                          return_when="FIRST_COMPLETED").done)
+                with self.client.as_current():  # not the process's default client
+                    finished = list(dask_wait(list(self.futures), timeout=timeout,
+                                              return_when="FIRST_COMPLETED").done)
             except TimeoutError:
                 return []
         out = []

@@ -42,7 +42,7 @@ from nnc.spec import Spec
 FORMAT = 2
 NAME = re.compile(r"^ckpt-e(\d{6})-b(\d{6})\.npz$")
 JOURNAL = r"^history-[0-9a-f]{16}\.jsonl$"
-NOT_RELEVANT = {("name",), ("description",), ("export",), ("train", "checkpoint_every"),
+NOT_RELEVANT = {("name",), ("description",), ("export",), ("sweep",), ("train", "checkpoint_every"),
                 ("train", "checkpoint_seconds"), ("train", "keep_checkpoints"),
                 ("train", "threads"), ("train", "diagnostics_every")}
 RECORD = TypeAdapter(EpochRecord)

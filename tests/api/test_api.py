@@ -65,3 +65,13 @@ def test_misuse_is_an_nnc_error(spec, digits, call, message) -> None:
     x, y = digits
     with pytest.raises(NncError, match=message.replace("[", r"\[")):
         call(spec, x, y)
+
+
+def test_a_sweep_from_python(tmp_path) -> None:
+    import sys
+
+    result = nnc.sweep(MODELS / "capacity-sweep.yaml", ["train.epochs=30"], tmp_path / "s",
+                       workers=2)
+    assert result.counts == {"complete": 9, "pruned": 0, "failed": 0}
+    assert result.best is not None and (tmp_path / "s" / "best" / "model.onnx").is_file()
+    assert "nnc.sweep_driver" in sys.modules and callable(nnc.sweep)  # not the module

@@ -63,3 +63,19 @@ def test_the_report_loads_offline_with_every_image(cli, tmp_path, model: str) ->
     assert all(complete and width > 0 for _, complete, width in seen["images"]), seen["images"]
     assert seen["warnings"] == 1
     assert (tmp_path / "screenshot.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_the_sweep_page_loads_offline_with_every_image(cli, tmp_path) -> None:
+    """sweep.html of the capacity grid: the nine trials, their figures, nothing fetched."""
+    out = tmp_path / "sweep"
+    result = cli("sweep", MODELS / "capacity-sweep.yaml", "--workers", "2", "-o", out, "-q")
+    assert result.exit_code == 0, result.stderr
+    page = out / "sweep.html"
+    seen = open_in_chromium(page, tmp_path / "screenshot.png")
+    assert seen["requests"] == [page.as_uri()], seen["requests"]  # nothing else was fetched
+    assert seen["errors"] == []
+    slugs = {alt for alt, _, _ in seen["images"]}
+    assert len(seen["images"]) >= 5, slugs
+    assert all(complete and width > 0 for _, complete, width in seen["images"]), seen["images"]
+    assert page.read_text().count("<tr>") == 10  # the header and nine trials

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from nnc.sweep_trial import TrialOutcome, TrialTask
     from nnc.sweep_workers import Workers
 
+IMPORTANCE_TRIALS = 4  # complete trials before the parameters' importances are estimated
 SIZED_CORNERS = 256  # combinations of extreme values sized before a sweep starts
 STATES = ("complete", "pruned", "failed")
 
@@ -255,7 +256,9 @@ class _Driver:
                 continue  # enqueued and never started: asked again as it is
             study._storage.set_trial_user_attr(t._trial_id, "interrupted", True)
             study.tell(t.number, state=optuna.trial.TrialState.FAIL)
-            study.enqueue_trial(t.params, user_attrs={"rerun_of": t.number})
+            if set(t.params) == set(self.distributions):  # else killed while it was asked:
+                study.enqueue_trial(t.params, user_attrs={"rerun_of": t.number})  # the
+                # sampler proposes again what it had not finished proposing
         running = [t for t in stale if t.state == optuna.trial.TrialState.RUNNING]
         if running:
             self.progress.note(f"{len(running)} trial(s) interrupted in the last session run "
@@ -429,13 +432,20 @@ class _Driver:
 
 
 def _importances(study: "optuna.Study") -> dict[str, float] | None:
-    """Optuna's fANOVA importances of the parameters, when the trials allow an estimate."""
+    """Optuna's importances of the parameters, when the trials allow an estimate."""
+    import warnings
+
     import optuna
 
-    try:
-        return dict(optuna.importance.get_param_importances(study))
-    except (ValueError, RuntimeError, ZeroDivisionError):  # too few trials, no variation
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if len(complete) < IMPORTANCE_TRIALS or len(study.best_trial.params) < 2:
         return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Optuna's own notes on small samples
+        try:
+            return dict(optuna.importance.get_param_importances(study))
+        except (ValueError, RuntimeError, ZeroDivisionError):  # no variation to explain
+            return None
 
 
 def _counted(study: "optuna.Study") -> list[Any]:
