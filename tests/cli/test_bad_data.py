@@ -60,7 +60,7 @@ def test_bad_data_file(cli, tmp_path, case: str) -> None:
     data, *expected = cases(tmp_path)[case]
     spec = tmp_path / "spec.yaml"
     spec.write_text(SPEC.format(data=data))
-    result = cli("train", spec, "-o", tmp_path / "out")
+    result = cli("train", "--no-report", spec, "-o", tmp_path / "out")
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.output, result.stderr
@@ -77,7 +77,7 @@ def test_malicious_pickle_in_a_cifar10_folder_never_runs(cli, tmp_path, how: str
     spec = tmp_path / "spec.yaml"
     spec.write_text(SPEC.format(data=f"{{cifar10: {{path: {folder}}}}}")
                     .replace("input: [4]", "input: [3072]").replace("units: 3", "units: 10"))
-    result = cli("train", spec, "-o", tmp_path / "out")
+    result = cli("train", "--no-report", spec, "-o", tmp_path / "out")
     assert result.exit_code == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "data_batch_1" in result.stderr
     assert not marker.exists()

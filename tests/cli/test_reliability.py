@@ -45,7 +45,8 @@ def nnc(*args: object) -> list[str]:
 
 
 def start(spec: Path, out: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(nnc("train", spec, "-o", out, "--threads", "1", "-q", *extra),
+    return subprocess.Popen(nnc("train", "--no-report", spec, "-o", out, "--threads", "1", "-q",
+                                *extra),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -59,7 +60,7 @@ def spec(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def uninterrupted(spec, tmp_path_factory) -> bytes:
     out = tmp_path_factory.mktemp("full")
-    done = subprocess.run(nnc("train", spec, "-o", out, "--threads", "1", "-q"),
+    done = subprocess.run(nnc("train", "--no-report", spec, "-o", out, "--threads", "1", "-q"),
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return (out / "weights.npz").read_bytes()
@@ -98,7 +99,8 @@ def test_sigkill_at_any_moment_then_resume_is_bit_identical(spec, uninterrupted,
         kills += killed
         assert proc.returncode in (0, -signal.SIGKILL), proc.stderr
     assert kills >= 5 and during_write >= 1, (kills, during_write)
-    final = subprocess.run(nnc("train", spec, "-o", out, "--threads", "1", "-q", "--resume"),
+    final = subprocess.run(nnc("train", "--no-report", spec, "-o", out, "--threads", "1", "-q",
+                               "--resume"),
                            capture_output=True, text=True)
     assert final.returncode == 0, final.stderr
     assert (out / "weights.npz").read_bytes() == uninterrupted
@@ -126,7 +128,8 @@ def test_interrupt_checkpoints_and_resume_completes(spec, uninterrupted, tmp_pat
     assert lines[0].startswith(f"interrupted by {signal.Signals(signum).name} at ")
     assert "--resume" in lines[-1] and "Traceback" not in err
     assert not (out / "weights.npz").exists()
-    done = subprocess.run(nnc("train", spec, "-o", out, "--threads", "1", "-q", "--resume"),
+    done = subprocess.run(nnc("train", "--no-report", spec, "-o", out, "--threads", "1", "-q",
+                              "--resume"),
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "resumed from" in done.stderr
@@ -134,7 +137,8 @@ def test_interrupt_checkpoints_and_resume_completes(spec, uninterrupted, tmp_pat
 
 
 def test_diverging_spec_exits_1_in_its_first_epoch(cli, spec, tmp_path):
-    result = cli("train", spec, "-o", tmp_path, "--set", "train.optimizer.sgd.lr=1e6")
+    result = cli("train", "--no-report", spec, "-o", tmp_path, "--set",
+                 "train.optimizer.sgd.lr=1e6")
     assert result.exit_code == 1
     line, = result.stderr.strip().splitlines()
     assert line.startswith("training diverged at epoch 1, step ")
@@ -146,33 +150,38 @@ def test_diverging_spec_exits_1_in_its_first_epoch(cli, spec, tmp_path):
 
 
 def test_resume_refuses_a_changed_spec_unless_forced(cli, spec, tmp_path):
-    assert cli("train", spec, "-o", tmp_path, "--set", "train.epochs=1").exit_code == 0
-    result = cli("train", spec, "-o", tmp_path, "--resume", "--set", "train.l2=0.5",
+    assert cli("train", "--no-report", spec, "-o", tmp_path, "--set",
+               "train.epochs=1").exit_code == 0
+    result = cli("train", "--no-report", spec, "-o", tmp_path, "--resume", "--set", "train.l2=0.5",
                  "--set", "layers.0.units=700")
     assert result.exit_code == 2
     line, = result.stderr.strip().splitlines()
     assert "layers.0.units" in line and "train.l2" in line and "--force" in line
     # more epochs is not a change: it continues the same run
-    longer = cli("train", spec, "-o", tmp_path, "--resume", "--set", "train.epochs=2")
+    longer = cli("train", "--no-report", spec, "-o", tmp_path, "--resume", "--set",
+                 "train.epochs=2")
     assert longer.exit_code == 0 and "resumed from" in longer.stderr
-    forced = cli("train", spec, "-o", tmp_path, "--resume", "--force", "--set", "train.l2=0.5")
+    forced = cli("train", "--no-report", spec, "-o", tmp_path, "--resume", "--force", "--set",
+                 "train.l2=0.5")
     assert forced.exit_code == 0, forced.stderr
 
 
 def test_a_damaged_newest_checkpoint_is_skipped(cli, spec, tmp_path):
-    assert cli("train", spec, "-o", tmp_path, "--set", "train.epochs=2").exit_code == 0
+    assert cli("train", "--no-report", spec, "-o", tmp_path, "--set",
+               "train.epochs=2").exit_code == 0
     newest = sorted((tmp_path / "checkpoints").glob("ckpt-*"))[-1]
     data = bytearray(newest.read_bytes())
     data[len(data) // 2] ^= 0xFF
     newest.write_bytes(bytes(data))
-    result = cli("train", spec, "-o", tmp_path, "--resume", "--set", "train.epochs=2")
+    result = cli("train", "--no-report", spec, "-o", tmp_path, "--resume", "--set",
+                 "train.epochs=2")
     assert result.exit_code == 0, result.stderr
     assert "skipped" in result.stderr and "damaged checkpoint" in result.stderr
     assert "the end of epoch 1" in result.stderr
 
 
 def test_checkpoint_every_and_keep(cli, spec, tmp_path):
-    result = cli("train", spec, "-o", tmp_path, "--set", "train.checkpoint_every=2",
+    result = cli("train", "--no-report", spec, "-o", tmp_path, "--set", "train.checkpoint_every=2",
                  "--set", "train.keep_checkpoints=5")
     assert result.exit_code == 0, result.stderr
     names = sorted(p.name for p in (tmp_path / "checkpoints").glob("ckpt-*"))
@@ -182,24 +191,27 @@ def test_checkpoint_every_and_keep(cli, spec, tmp_path):
 
 
 def test_resume_refuses_fewer_epochs_than_the_checkpoint_holds(cli, spec, tmp_path):
-    assert cli("train", spec, "-o", tmp_path, "--set", "train.epochs=2").exit_code == 0
-    result = cli("train", spec, "-o", tmp_path, "--resume", "--set", "train.epochs=1")
+    assert cli("train", "--no-report", spec, "-o", tmp_path, "--set",
+               "train.epochs=2").exit_code == 0
+    result = cli("train", "--no-report", spec, "-o", tmp_path, "--resume", "--set",
+                 "train.epochs=1")
     assert result.exit_code == 2
     assert "holds 2 trained epochs, more than train.epochs=1" in result.stderr
 
 
 def test_resume_refuses_another_thread_count(cli, spec, tmp_path):
-    assert cli("train", spec, "-o", tmp_path, "--set", "train.epochs=1",
+    assert cli("train", "--no-report", spec, "-o", tmp_path, "--set", "train.epochs=1",
                "--threads", "1").exit_code == 0
-    result = cli("train", spec, "-o", tmp_path, "--resume", "--threads", "2")
+    result = cli("train", "--no-report", spec, "-o", tmp_path, "--resume", "--threads", "2")
     assert result.exit_code == 2
     assert "BLAS threads (1 -> 2; set --threads 1 to resume exactly)" in result.stderr
 
 
 def test_a_failed_run_keeps_the_checkpoints_of_the_last_good_one(cli, spec, tmp_path):
-    assert cli("train", spec, "-o", tmp_path, "--set", "train.epochs=2").exit_code == 0
+    assert cli("train", "--no-report", spec, "-o", tmp_path, "--set",
+               "train.epochs=2").exit_code == 0
     before = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
-    bad = cli("train", spec, "-o", tmp_path, "--set", "train.optimizer.sgd.lr=1e6")
+    bad = cli("train", "--no-report", spec, "-o", tmp_path, "--set", "train.optimizer.sgd.lr=1e6")
     assert bad.exit_code == 1
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == before
 

@@ -41,7 +41,7 @@ def test_agreement_is_measured(cli, tmp_path) -> None:
 
 
 def test_build_exits_1_and_writes_no_model_on_a_parity_failure(cli, tmp_path, broken_relu):
-    result = cli("build", MODELS / "spiral-two-layer.yaml", "-o", tmp_path, "--set",
+    result = cli("build", "--no-report", MODELS / "spiral-two-layer.yaml", "-o", tmp_path, "--set",
                  "train.epochs=2")
     assert result.exit_code == 1
     assert "onnxruntime disagrees with the NumPy runtime" in result.stderr
