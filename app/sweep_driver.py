@@ -311,12 +311,15 @@ class _Driver:
         trial told is finished for good), then trials.csv."""
         import optuna
 
+        from nnc import sweep_study
+
         if outcome.files:
             trial_dir = make_dir(self.folder / "trials" / f"{trial.number:04d}")
             for name, data in outcome.files.items():
                 write_atomic(trial_dir / name, data)
-        for epoch, value in outcome.reports:
-            trial.report(value, epoch)
+        if self.sweep.pruner != "none":  # what the pruner compares the next trials with
+            for epoch, value in outcome.reports:
+                trial.report(value, epoch)
         for key, value in outcome.system_attrs.items():  # the halving pruner's rungs
             study._storage.set_trial_system_attr(trial._trial_id, key, value)
         for key in ("epochs", "seconds", "wall", "message", "worker"):
@@ -325,6 +328,7 @@ class _Driver:
                  "pruned": optuna.trial.TrialState.PRUNED,
                  "failed": optuna.trial.TrialState.FAIL}[outcome.state]
         study.tell(trial, outcome.value if outcome.state == "complete" else None, state=state)
+        sweep_study.sync(study)
         if outcome.state == "complete":
             self.trial_seconds.append(outcome.wall)
         self.write_table(study)
@@ -390,22 +394,25 @@ class _Driver:
             raise TrainingError(f"no trial completed ({counts['pruned']} pruned, "
                                 f"{counts['failed']} failed): see "
                                 f"{self.folder / 'trials.csv'} for their messages")
-        self._write_best(best)
+        finish_best = self._write_best(best)
         from nnc.sweep_report import write_report
 
         write_report(self.folder, self.plan.name, self.sweep, rows, best,
                      _importances(study))
+        finish_best()
         result.files += ["best.yaml", "best/", "sweep.html"]
         return result
 
-    def _write_best(self, best: dict[str, Any]) -> None:
-        """best.yaml (the spec with the best trial's values, runnable as it is) and best/,
-        the trial's folder made into a build's: model.onnx exported from its weights and
-        checked against onnxruntime, summary.txt, report.html."""
+    def _write_best(self, best: dict[str, Any]) -> Callable[[], None]:
+        """Write best.yaml (the spec with the best trial's values, runnable as it is) and
+        begin best/, the trial's folder made into a build's (model.onnx exported from its
+        weights and checked against onnxruntime, summary.txt, report.html) on a worker;
+        the function returned waits for it and puts it in place."""
         import shutil
 
         from nnc import pipeline
         from nnc.outputs import resolved_data, spec_yaml
+        from nnc.sweep_trial import PackageTask
 
         values = {p: best[p] for p in self.sweep.parameters}
         spec_file = self.plan.trial_spec(values)
@@ -423,12 +430,17 @@ class _Driver:
         staging = self.folder / ".best-staging"
         shutil.rmtree(staging, ignore_errors=True)
         shutil.copytree(self.folder / "trials" / f"{best['number']:04d}", staging)
-        best_prepared = pipeline.prepare(load_spec_text(
-            (self.folder / "best.yaml").read_text(), str(self.folder / "best.yaml")),
-            memory="none")
-        pipeline.package(best_prepared, staging, threads=1)
-        shutil.rmtree(target, ignore_errors=True)
-        staging.rename(target)
+        wait = self.workers.start_package(PackageTask(str(staging),
+                                                      str(self.folder / "best.yaml")))
+
+        def finish() -> None:
+            problem = wait()
+            if problem:
+                raise TrainingError(f"the best trial's build failed: {problem}",
+                                    file=str(staging))
+            shutil.rmtree(target, ignore_errors=True)
+            staging.rename(target)
+        return finish
 
 
 def _importances(study: "optuna.Study") -> dict[str, float] | None:

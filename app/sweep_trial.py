@@ -110,6 +110,27 @@ class _Pruning:
         return {k: v for k, v in attrs.items() if k.startswith("completed_rung")}
 
 
+@dataclass(frozen=True)
+class PackageTask:
+    """Make the trial folder ``folder`` into a build's folder (``pipeline.package``) with
+    the spec file ``spec`` (best.yaml)."""
+
+    folder: str
+    spec: str
+
+
+def run_package(task: PackageTask) -> str:
+    """Do ``task``; returns "" or the error's line."""
+    from nnc import pipeline
+
+    try:
+        pipeline.package(pipeline.prepare(Path(task.spec), memory="none"), Path(task.folder),
+                         threads=BLAS_THREADS)
+    except NncError as e:
+        return _message(e)
+    return ""
+
+
 def run_trial(task: TrialTask) -> TrialOutcome:
     """Run one trial; every failure it can have is a 'failed' outcome with its message."""
     started = time.perf_counter()

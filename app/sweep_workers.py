@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import multiprocessing
 import os
 import signal
+import socket
+import subprocess
+import sys
 import traceback
+from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from nnc.base.errors import DataError, brief
-from nnc.sweep_trial import TrialOutcome, TrialTask, run_trial
+from nnc.sweep_trial import PackageTask, TrialOutcome, TrialTask, run_package, run_trial
 
 PR_SET_PDEATHSIG = 1
 
@@ -31,6 +34,9 @@ class Workers(Protocol):
 
     def close(self) -> None: ...
 
+    def start_package(self, task: PackageTask) -> Callable[[], str]:
+        """Begin ``task``; the function returned waits for it ("" or the error's line)."""
+
 
 def available_cpus() -> int:
     """The cores this process may run on."""
@@ -43,103 +49,134 @@ def available_cpus() -> int:
 # ----------------------------------------------------------------------------- local
 
 class LocalWorkers:
-    """``count`` worker processes, each running one trial at a time. A worker that dies
-    (killed, out of memory) fails its trial and is replaced; closing kills them all."""
+    """``count`` worker processes (``python -m nnc.sweep_workers``), each running one trial
+    at a time; a worker that dies (killed, out of memory) fails its trial and is replaced,
+    and closing kills them all. Plain subprocesses, not multiprocessing's: a script
+    calling ``nnc.sweep`` without an ``if __name__ == "__main__"`` guard is not run again
+    in each worker."""
 
     def __init__(self, count: int):
         self.slots = count
-        self.context = multiprocessing.get_context("forkserver")
-        # the server imports nnc once; each worker forked from it starts warm
-        self.context.set_forkserver_preload(["nnc.sweep_trial", "nnc.pipeline"])
-        self.idle: list[_Worker] = []
-        self.busy: dict[int, tuple[_Worker, TrialTask]] = {}
+        self.idle = [_Worker() for _ in range(count)]  # started now: they import nnc
+        self.busy: dict[int, _Worker] = {}  # meanwhile the driver opens the study
 
     def submit(self, task: TrialTask) -> None:
-        worker = self.idle.pop() if self.idle else _Worker(self.context)
-        worker.conn.send(task)
-        self.busy[task.number] = (worker, task)
+        worker = self.idle.pop() if self.idle else _Worker()
+        worker.send(task)
+        self.busy[task.number] = worker
 
     def done(self, timeout: float) -> list[TrialOutcome]:
         if not self.busy:
             return []
-        watched: dict[Any, int] = {}
-        for number, (worker, _) in self.busy.items():
-            watched[worker.conn] = watched[worker.process.sentinel] = number
+        by_conn = {worker.conn: number for number, worker in self.busy.items()}
         out = []
-        for ready in wait(list(watched), timeout):
-            number = watched[ready]
-            if number not in self.busy:
-                continue  # its connection and its sentinel both woke up
-            worker, _ = self.busy.pop(number)
+        for ready in wait(list(by_conn), timeout):
+            number = by_conn[cast(Connection, ready)]
+            worker = self.busy.pop(number)
             outcome = worker.receive()
             if outcome is None:  # the process died with its trial
-                code = worker.process.exitcode
+                code = worker.stop()
                 died = f"killed by signal {-code}" if code is not None and code < 0 else \
                     f"exit code {code}"
                 outcome = TrialOutcome(number, "failed", message=f"the worker process died "
                                        f"({died}; out of memory?)")
-                worker.stop()
             else:
                 self.idle.append(worker)
             out.append(outcome)
         return out
 
     def close(self) -> None:
-        for worker in self.idle + [w for w, _ in self.busy.values()]:
+        for worker in [*self.idle, *self.busy.values()]:
             worker.stop()
         self.idle, self.busy = [], {}
 
+    def start_package(self, task: PackageTask) -> Callable[[], str]:
+        """On an idle worker (it has nnc imported), while the driver draws sweep.html."""
+        worker = self.idle[0] if self.idle else _Worker()
+        worker.send(task)
+
+        def result() -> str:
+            answer = worker.receive()
+            return answer if isinstance(answer, str) else "the worker process died"
+        return result
+
 
 class _Worker:
-    def __init__(self, context: Any):
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child,), daemon=True,
-                                       name="nnc-sweep-worker")
-        self.process.start()
-        child.close()
+    """A worker process and the socket the driver talks to it through."""
 
-    def receive(self) -> TrialOutcome | None:
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair()
+        with theirs:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "nnc.sweep_workers", str(theirs.fileno()),
+                 str(os.getpid())], pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+                stdout=sys.stderr.fileno() if _has_fileno(sys.stderr) else None)
+        self.conn = Connection(ours.detach())
+
+    def send(self, task: TrialTask | PackageTask) -> None:
+        self.conn.send(task)
+
+    def receive(self) -> Any:
+        """What the worker sent back; None if it died."""
         try:
-            outcome: TrialOutcome = self.conn.recv()
-            return outcome
+            return self.conn.recv()
         except (EOFError, OSError):
             return None
 
-    def stop(self) -> None:
-        if self.process.is_alive():
+    def stop(self) -> int | None:
+        """Kill the process (if it runs) and return its exit code."""
+        if self.process.poll() is None:
             self.process.kill()
-        self.process.join(5)
-        with contextlib.suppress(OSError, ValueError):
+        code = self.process.wait(10)
+        with contextlib.suppress(OSError):
             self.conn.close()
+        return code
+
+
+def _has_fileno(stream: Any) -> bool:
+    try:
+        stream.fileno()
+        return True
+    except (AttributeError, OSError, ValueError):  # e.g. a test runner's captured stream
+        return False
 
 
 def _serve(conn: Connection) -> None:
-    """A worker process: run the trials the driver sends, until it closes the pipe."""
-    _die_with_parent()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    """A worker process: run the trials the driver sends, until it closes the socket."""
     while True:
         try:
             task = conn.recv()
         except (EOFError, OSError):
             return
+        outcome: TrialOutcome | str
         try:
-            outcome = run_trial(task)
+            outcome = run_trial(task) if isinstance(task, TrialTask) else run_package(task)
         except Exception as e:  # a bug: the trial fails, the sweep goes on, the trace is kept
             traceback.print_exc()
-            outcome = TrialOutcome(task.number, "failed",
-                                   message=f"internal error: {type(e).__name__}: {brief(e)}")
+            message = f"internal error: {type(e).__name__}: {brief(e)}"
+            outcome = TrialOutcome(task.number, "failed", message=message) \
+                if isinstance(task, TrialTask) else message
         try:
             conn.send(outcome)
         except OSError:  # the driver is gone, or closed this worker: nobody wants it
             return
 
 
-def _die_with_parent() -> None:
-    """Linux: be killed when the parent (the fork server, which ends with the driver)
-    dies, so that a killed driver leaves no trial running."""
+def _die_with(parent: int) -> None:
+    """Linux: be killed when the driver dies, so that a killed driver leaves no trial
+    running (and if it died already, leave now)."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        sys.exit(0)
+
+
+def main(argv: list[str]) -> None:
+    """The worker process's entry point: ``python -m nnc.sweep_workers FD DRIVER_PID``."""
+    _die_with(int(argv[1]))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    _serve(Connection(int(argv[0])))
 
 
 # ------------------------------------------------------------------------------ dask
@@ -189,6 +226,10 @@ class DaskWorkers:
                                         f"{type(e).__name__}: {brief(e)}"))
         return out
 
+    def start_package(self, task: PackageTask) -> Callable[[], str]:
+        """Here, in the driver: the folder is on this machine, not the cluster's."""
+        return lambda: run_package(task)
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.client.cancel(list(self.futures), force=True)
@@ -196,3 +237,6 @@ class DaskWorkers:
             self.client.close(timeout=5)
         self.futures = {}
 
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

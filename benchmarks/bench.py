@@ -306,6 +306,58 @@ def bench_report(rounds: int) -> dict:
     return results
 
 
+# ---------------------------------------------------------------------------- sweep
+
+SWEEP = """sweep:
+  metric: val_accuracy
+  parameters:
+    layers.0.units: {values: [32, 64, 128, 256]}
+    train.l2: {values: [0.0, 0.001]}
+"""
+
+
+def bench_sweep(rounds: int, epochs: int = 300) -> dict:
+    """The sweep engine's overhead: `nnc sweep` as a whole process (start-up, the 8 trials
+    of a grid on models/digits.yaml with ``epochs`` epochs, trials.csv, best/ and
+    sweep.html) on 2 workers, against the sum of the trials' training times / 2 (the
+    time two workers need at best); and against the sum of the trials' whole times on
+    their workers (loading the data, compiling, training, their files) / 2."""
+    import csv
+    import tempfile
+
+    import optuna
+
+    ratios, wall_ratios, seconds, ideal_total = [], [], [], []
+    with tempfile.TemporaryDirectory() as folder:
+        spec = Path(folder) / "digits-sweep.yaml"
+        spec.write_text((ROOT / "models/digits.yaml").read_text() + SWEEP)
+        for k in range(rounds):
+            out = Path(folder) / f"out{k}"
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "nnc.cli", "sweep", str(spec), "--workers",
+                            "2", "-o", str(out), "-q", "--set", f"train.epochs={epochs}"],
+                           check=True, capture_output=True)
+            elapsed = time.perf_counter() - start
+            with (out / "trials.csv").open() as f:
+                training = sum(float(r["seconds"]) for r in csv.DictReader(f))
+            journal = optuna.storages.journal.JournalFileBackend(str(out / "study.journal"))
+            study = optuna.load_study(study_name="nnc-sweep",
+                                      storage=optuna.storages.JournalStorage(journal))
+            whole = sum(t.user_attrs["wall"] for t in study.trials)
+            seconds.append(elapsed)
+            ideal_total.append(training / 2)
+            ratios.append(elapsed / (training / 2))
+            wall_ratios.append(elapsed / (whole / 2))
+    results = {"seconds": statistics.median(seconds), "ideal": statistics.median(ideal_total),
+               "ratio": statistics.median(ratios), "ratio_to_trial_time": statistics.median(
+                   wall_ratios)}
+    print(f"\nsweep: 8 trials of models/digits.yaml ({epochs} epochs) on 2 workers, median of "
+          f"{rounds}: {results['seconds']:.1f} s as a process; the trials' training / 2: "
+          f"{results['ideal']:.1f} s; ratio {results['ratio']:.2f} (to the trials' whole "
+          f"times / 2: {results['ratio_to_trial_time']:.2f})")
+    return results
+
+
 # ------------------------------------------------------------------------ inference
 
 def bench_infer(threads: int, rounds: int) -> dict:
@@ -440,7 +492,8 @@ def bench_memory() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parts = ["train", "checkpoints", "diagnostics", "report", "infer", "startup", "memory"]
+    parts = ["train", "checkpoints", "diagnostics", "report", "sweep", "infer", "startup",
+             "memory"]
     parser.add_argument("parts", nargs="*", metavar="PART",
                         help=f"what to measure: {', '.join(parts)} (default: everything)")
     parser.add_argument("--threads", type=int, default=2)
@@ -461,6 +514,8 @@ def main() -> None:
         figures["diagnostics"] = bench_diagnostics(args.threads, args.rounds)
     if "report" in args.parts:
         figures["report"] = bench_report(args.rounds)
+    if "sweep" in args.parts:  # short trials, where fixed costs show, and longer ones
+        figures["sweep"] = {epochs: bench_sweep(args.rounds, epochs) for epochs in (300, 1000)}
     if "infer" in args.parts:
         figures["infer"] = bench_infer(args.threads, args.rounds)
     if "startup" in args.parts:

@@ -10,6 +10,8 @@ Nothing here unpickles: ``np.load`` runs with ``allow_pickle=False``.
 
 from __future__ import annotations
 
+import gzip
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,20 +75,43 @@ class Raw:
 
 def digits(section: Digits, ctx: SourceContext) -> Raw:
     """scikit-learn's bundled 8x8 digits: x [1797, 64] in 0..16, y [1797] in 0..9."""
-    from sklearn.datasets import load_digits
+    path = _bundled("digits.csv.gz")
+    if path is not None:  # sklearn's load_digits reads this file the same way
+        with gzip.open(path) as f:
+            data = np.loadtxt(f, delimiter=",")
+        x, y = data[:, :-1], data[:, -1].astype(int)
+    else:
+        from sklearn.datasets import load_digits
 
-    x, y = load_digits(return_X_y=True)
+        x, y = load_digits(return_X_y=True)
     return Raw("digits", x.astype(np.float32), y, ctx.spec_origin(), "digits", classes=10,
                image=(8, 8))
 
 
 def breast_cancer(section: BreastCancer, ctx: SourceContext) -> Raw:
     """scikit-learn's bundled breast cancer set: x [569, 30], y [569] (0 malignant, 1 benign)."""
-    from sklearn.datasets import load_breast_cancer
+    path = _bundled("breast_cancer.csv")
+    if path is not None:  # as sklearn's load_breast_cancer reads it, after its header line
+        data = np.loadtxt(path, delimiter=",", skiprows=1)
+        x, y = data[:, :-1], data[:, -1].astype(int)
+    else:
+        from sklearn.datasets import load_breast_cancer
 
-    x, y = load_breast_cancer(return_X_y=True)
+        x, y = load_breast_cancer(return_X_y=True)
     return Raw("breast_cancer", x.astype(np.float32), y, ctx.spec_origin(), "breast_cancer",
                classes=2)
+
+
+def _bundled(name: str) -> Path | None:
+    """A data file scikit-learn ships (sklearn/datasets/data/NAME), found without importing
+    scikit-learn, whose import (SciPy's, mostly) takes about a second: most of a small
+    run's start-up. None where the file is not (then sklearn's loader is used)."""
+    spec = importlib.util.find_spec("sklearn")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "datasets" / "data" / name
+        if path.is_file():
+            return path
+    return None
 
 
 def spiral(section: Spiral, ctx: SourceContext) -> Raw:

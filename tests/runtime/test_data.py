@@ -60,6 +60,30 @@ def test_digits_and_breast_cancer_are_scikit_learns(load):
         assert ds.x_val.shape == (0, x.shape[1]) and ds.y_val.shape == (0,)
 
 
+def test_the_bundled_sets_load_without_importing_scikit_learn(load, monkeypatch) -> None:
+    """Read from the files scikit-learn ships (its import is most of a small run's start-up);
+    where they are not, scikit-learn's loaders give the same arrays."""
+    import subprocess
+    import sys
+
+    code = ("import sys, pathlib; from nnc.runtime.data import load_data; "
+            "from nnc.spec.sections import DataSpec\n"
+            "for data, outputs in (({'digits': {}}, 10), ({'breast_cancer': {}}, 2)):\n"
+            "    d = load_data(DataSpec.model_validate(data), base_dir=pathlib.Path('.'), "
+            "features=64 if outputs == 10 else 30, outputs=outputs, "
+            "loss='softmax_cross_entropy', seed=0, spec_file='s')\n"
+            "print('sklearn' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "False", done.stderr
+    from nnc.runtime import sources
+
+    found = load({"digits": {}, "val_split": 0}, 64, 10)
+    monkeypatch.setattr(sources, "_bundled", lambda name: None)
+    fallback = load({"digits": {}, "val_split": 0}, 64, 10)
+    np.testing.assert_array_equal(found.x_train, fallback.x_train)
+    np.testing.assert_array_equal(found.y_train, fallback.y_train)
+
+
 def test_spiral_is_cs231ns(load):
     seed, n, k, noise = 3, 40, 3, 0.3
     ds = load({"spiral": {"classes": k, "points": n, "noise": noise}, "val_split": 0}, 2, k,
