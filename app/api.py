@@ -127,5 +127,5 @@ def sweep(spec: str | os.PathLike[str], overrides: Iterable[str] | str = (),
     from nnc import sweep_driver as sweeping
 
     overrides = (overrides,) if isinstance(overrides, str) else tuple(overrides)
-    return sweeping.sweep_to(Path(spec), overrides, Path(out) if out is not None else None,
-                             workers, dask, resume)
+    return sweeping.sweep_to(sweeping.plan(Path(spec), overrides),
+                             Path(out) if out is not None else None, workers, dask, resume)

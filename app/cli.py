@@ -379,12 +379,11 @@ def sweep(spec: Path, overrides: tuple[str, ...], out_dir: Path | None, workers:
     from nnc.progress import SweepProgress
     from nnc.sweep_workers import available_cpus
 
+    loaded = sweeping.plan(spec, overrides)
     if dry_run:
-        checked = sweeping.plan(spec, overrides)
-        for line in sweeping.dry_run_lines(checked, workers or available_cpus()):
+        for line in sweeping.dry_run_lines(loaded, workers or available_cpus()):
             click.echo(line)
         return
-    loaded = sweeping.plan(spec, overrides)  # errors before the progress is set up
     progress = SweepProgress(loaded.sweep.metric, list(loaded.sweep.parameters), quiet)
     folder = out_dir or sweeping.default_folder(loaded)
     again = " ".join([f"nnc sweep {shlex.quote(str(spec))}", *(
@@ -392,7 +391,7 @@ def sweep(spec: Path, overrides: tuple[str, ...], out_dir: Path | None, workers:
         f"--workers {workers}" if workers else "", f"--dask {shlex.quote(dask)}" if dask
         else "", "--resume"]).replace("  ", " ")
     result = _run_interruptible(again, lambda stop: sweeping.sweep_to(
-        spec, overrides, folder, workers, dask, resume, progress, stop))
+        loaded, folder, workers, dask, resume, progress, stop))
     counts = result.counts
     click.echo(f"trials: {counts['complete']} complete, {counts['pruned']} pruned, "
                f"{counts['failed']} failed" + (f" ({result.rerun} interrupted ones run again)"

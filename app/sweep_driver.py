@@ -17,6 +17,7 @@ import io
 import itertools
 import json
 import math
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,10 +26,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nnc.base.errors import DataError, Interrupted, SpecError, TrainingError
-from nnc.base.files import make_dir, write_atomic
+from nnc.base.files import make_dir, os_error, write_atomic
 from nnc.base.machine import available_memory
 from nnc.compiler.sizing import format_bytes
-from nnc.spec import SpecFile, load_spec, load_spec_text
+from nnc.spec import SpecFile, load_spec_text
 from nnc.spec.sweep import SweepSpec, Values, override
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 
 IMPORTANCE_TRIALS = 4  # complete trials before the parameters' importances are estimated
 SIZED_CORNERS = 256  # combinations of extreme values sized before a sweep starts
-STATES = ("complete", "pruned", "failed")
+STATES = {"complete": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL"}  # ours: Optuna's
 
 
 # ---------------------------------------------------------------------------- plan
@@ -64,8 +65,13 @@ class Plan:
 
     def trial_spec(self, values: dict[str, Any]) -> SpecFile:
         """The spec of a trial with ``values`` (validated)."""
-        return load_spec_text(self.text, str(self.spec_file.source.file), self.fmt,
-                              self.overrides(values), file_path=self.spec_file.path)
+        return load_spec_text(self.text, self.file, self.fmt, self.overrides(values),
+                              file_path=self.spec_file.path)
+
+    @property
+    def file(self) -> str:
+        """The spec file as the user named it (errors say it so)."""
+        return str(self.spec_file.source.file)
 
     def overrides(self, values: dict[str, Any]) -> tuple[str, ...]:
         return self.spec_file.overrides + tuple(override(p, v) for p, v in values.items())
@@ -76,25 +82,28 @@ def plan(spec: Path, overrides: tuple[str, ...] = ()) -> Plan:
     compiler's check), every listed value and each range's ends make a valid spec, and
     the largest trial's memory is known."""
     from nnc import pipeline
-    from nnc.spec.load import FORMATS
+    from nnc.spec.load import read_spec_text
 
-    spec_file = load_spec(spec, overrides)
+    text, fmt = read_spec_text(spec)
+    # data paths relative to the spec resolve from its folder, wherever a trial runs
+    spec_file = load_spec_text(text, str(spec), fmt, overrides, file_path=spec.resolve())
     sweep = spec_file.spec.sweep
     if sweep is None:
         raise SpecError(spec_file.problem((), "no `sweep` section: add one naming the fields "
                                               "to vary, e.g. sweep: {parameters: "
                                               "{layers.0.units: {values: [10, 100]}}}"))
     pipeline.prepare(spec_file, memory="none")  # the paths, the metric against the loss
-    text = spec.read_bytes().decode("utf-8-sig")
-    fmt = FORMATS[spec.suffix.lower()]
     draft = Plan(spec_file, sweep, text, fmt, sweep.trial_count, 0, (0, 0), "")
+    sizes, heaviest = [], {}
     for path, parameter in sweep.parameters.items():  # each value alone: who is at fault
         ends = parameter.values if isinstance(parameter, Values) else [parameter.low,
                                                                        parameter.high]
-        for value in ends:
-            _prepared(draft, {path: value}, ("sweep", "parameters", path))
-    sizes = [_prepared(draft, values, ("sweep", "parameters")).sizing
-             for values in sweep.corners(SIZED_CORNERS)]
+        alone = [(_prepared(draft, {path: v}, ("sweep", "parameters", path)).sizing, v)
+                 for v in ends]
+        sizes += [size for size, _ in alone]
+        heaviest[path] = max(alone, key=lambda a: a[0].memory.training)[1]
+    for values in [heaviest, *sweep.corners(SIZED_CORNERS)]:
+        sizes.append(_prepared(draft, values, ("sweep", "parameters")).sizing)
     draft.largest_bytes = max(s.memory.training for s in sizes)
     draft.params_range = (min(s.totals.params for s in sizes), max(s.totals.params for s in sizes))
     resolved = json.dumps(spec_file.spec.model_dump(mode="json"), sort_keys=True)
@@ -194,7 +203,11 @@ def run(plan: Plan, folder: Path, workers: "Workers", resume: bool = False,
 def _folder_lock(folder: Path) -> Iterator[None]:
     """One driver per sweep folder (the kernel releases the lock when the driver dies)."""
     path = folder / ".lock"
-    with path.open("a") as f:
+    try:
+        f = path.open("a")
+    except OSError as e:
+        raise os_error(path, e) from None
+    with f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -227,19 +240,21 @@ class _Driver:
             raise DataError("this folder holds a sweep already: add --resume to continue it, "
                             "or choose another folder with -o", file=str(self.folder))
         study = sweep_study.open_study(self.folder, self.sweep, create=not exists)
-        if exists:
-            self._check_same_sweep(study)
-        else:
-            study.set_user_attr("fingerprint", self.plan.fingerprint)
-            study.set_user_attr("spec", str(self.plan.spec_file.source.file))
+        self._check_same_sweep(study)
         if not exists and resume:
             self.progress.note("nothing to resume in this folder: starting the sweep")
         rerun = self._requeue_interrupted(study)
+        self.write_table(study)  # a driver killed after its last tell had not written it
         self._loop(study)
         return self._finish(study, rerun)
 
     def _check_same_sweep(self, study: "optuna.Study") -> None:
-        if study.user_attrs.get("fingerprint") != self.plan.fingerprint:
+        """A new study gets the spec's fingerprint; a resumed one must have the same (one
+        without is new too: its driver was killed before it wrote one)."""
+        found = study.user_attrs.get("fingerprint")
+        if found is None and not study.trials:
+            study.set_user_attr("fingerprint", self.plan.fingerprint)
+        elif found != self.plan.fingerprint:
             raise DataError("the spec (or its --set overrides) changed since this sweep began; "
                             "resume it with the same spec, or choose another folder with -o",
                             file=str(self.folder))
@@ -249,6 +264,8 @@ class _Driver:
         out of trials.csv and the count) and run their values again, first."""
         import optuna
 
+        from nnc import sweep_study
+
         stale = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,
                                                          optuna.trial.TrialState.WAITING))
         for t in stale:
@@ -256,9 +273,10 @@ class _Driver:
                 continue  # enqueued and never started: asked again as it is
             study._storage.set_trial_user_attr(t._trial_id, "interrupted", True)
             study.tell(t.number, state=optuna.trial.TrialState.FAIL)
-            if set(t.params) == set(self.distributions):  # else killed while it was asked:
-                study.enqueue_trial(t.params, user_attrs={"rerun_of": t.number})  # the
-                # sampler proposes again what it had not finished proposing
+            params = t.params if set(t.params) == set(self.distributions) else \
+                sweep_study.grid_point(study, t)  # killed while it was being asked
+            if params is not None:  # (else the sampler proposes afresh what it had begun)
+                study.enqueue_trial(params, user_attrs={"rerun_of": t.number})
         running = [t for t in stale if t.state == optuna.trial.TrialState.RUNNING]
         if running:
             self.progress.note(f"{len(running)} trial(s) interrupted in the last session run "
@@ -268,28 +286,42 @@ class _Driver:
     # --------------------------------------------------------------------- the loop
 
     def _loop(self, study: "optuna.Study") -> None:
+        """Keep the workers busy until every trial is told. A new trial is asked right
+        after one is told (and, with TPE or a pruner, trials are told in the order they
+        were asked), so what the sampler and the pruner know when trial k is asked is the
+        trials before k - workers + 1: the same however long each trial takes."""
         left = self.plan.trials - len(_counted(study))
         asked: list[Any] = []  # in order of asking: optuna Trials not yet told
         outcomes: dict[int, "TrialOutcome"] = {}
         started = time.monotonic()
-        while left > 0 or asked:
-            while left > 0 and len(asked) < self.workers.slots:
-                trial = study.ask(self.distributions)
-                self.workers.submit(self._task(study, trial))
-                asked.append(trial)
-                left -= 1
-            for outcome in self.workers.done(0.2):
-                outcomes[outcome.number] = outcome
+
+        def ask() -> None:
+            nonlocal left
+            trial = study.ask(self.distributions)
+            self.workers.submit(self._task(study, trial))
+            asked.append(trial)
+            left -= 1
+
+        while left > 0 and len(asked) < self.workers.slots:
+            ask()
+        while asked:
+            arrived = self.workers.done(0.2)
+            self._stop_if_asked(f"with {len(asked)} trial(s) running")  # before anything
+            for outcome in arrived:  # is recorded: a worker the same signal killed did not
+                outcomes[outcome.number] = outcome  # fail its trial
             ready = list(itertools.takewhile(lambda t: t.number in outcomes, asked)) \
                 if self.in_order else [t for t in asked if t.number in outcomes]
             for trial in ready:
                 asked.remove(trial)
                 self._record(study, trial, outcomes.pop(trial.number))
-            if self.should_stop is not None:
-                signal = self.should_stop()
-                if signal is not None:
-                    raise Interrupted(signal, f"with {len(asked)} trial(s) running")
+                if left > 0:
+                    ask()
             self._status(study, len(asked), left, started)
+
+    def _stop_if_asked(self, where: str) -> None:
+        signal = self.should_stop() if self.should_stop is not None else None
+        if signal is not None:
+            raise Interrupted(signal, where)
 
     def _task(self, study: "optuna.Study", trial: Any) -> "TrialTask":
         import optuna
@@ -301,8 +333,9 @@ class _Driver:
             deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,
                                     optuna.trial.TrialState.PRUNED)))
         values = spec_values(self.sweep, trial.params)
-        return TrialTask(trial.number, self.plan.text, str(self.plan.spec_file.source.file),
-                         self.plan.fmt, self.plan.overrides(values), self.sweep.metric,
+        return TrialTask(trial.number, self.plan.text, self.plan.file,
+                         str(self.plan.spec_file.path), self.plan.fmt,
+                         self.plan.overrides(values), self.sweep.metric,
                          self.sweep.chosen_goal, self.sweep.pruner, dict(trial.params),
                          dict(self.distributions), finished)
 
@@ -314,7 +347,7 @@ class _Driver:
         from nnc import sweep_study
 
         if outcome.files:
-            trial_dir = make_dir(self.folder / "trials" / f"{trial.number:04d}")
+            trial_dir = make_dir(trial_folder(self.folder, trial.number))
             for name, data in outcome.files.items():
                 write_atomic(trial_dir / name, data)
         if self.sweep.pruner != "none":  # what the pruner compares the next trials with
@@ -324,9 +357,7 @@ class _Driver:
             study._storage.set_trial_system_attr(trial._trial_id, key, value)
         for key in ("epochs", "seconds", "wall", "message", "worker"):
             trial.set_user_attr(key, getattr(outcome, key))
-        state = {"complete": optuna.trial.TrialState.COMPLETE,
-                 "pruned": optuna.trial.TrialState.PRUNED,
-                 "failed": optuna.trial.TrialState.FAIL}[outcome.state]
+        state = optuna.trial.TrialState[STATES[outcome.state]]
         study.tell(trial, outcome.value if outcome.state == "complete" else None, state=state)
         sweep_study.sync(study)
         if outcome.state == "complete":
@@ -345,7 +376,8 @@ class _Driver:
     def _row(self, t: Any) -> dict[str, Any]:
         from nnc.sweep_study import spec_values
 
-        state = {"COMPLETE": "complete", "PRUNED": "pruned"}.get(t.state.name, "failed")
+        state = next((ours for ours, theirs in STATES.items() if theirs == t.state.name),
+                     "failed")
         row: dict[str, Any] = {"number": t.number, "state": state}
         for path, value in spec_values(self.sweep, t.params).items():
             row[path] = value
@@ -360,8 +392,7 @@ class _Driver:
 
     def write_table(self, study: "optuna.Study") -> None:
         """trials.csv: one row per trial that ended, in trial order (atomically)."""
-        columns = ["number", "state", *self.sweep.parameters, self.sweep.metric, "epochs",
-                   "seconds", "message"]
+        columns = table_columns(self.sweep)
         out = io.StringIO()
         writer = csv.DictWriter(out, columns, lineterminator="\n")
         writer.writeheader()
@@ -370,77 +401,69 @@ class _Driver:
         write_atomic(self.folder / "trials.csv", out.getvalue().encode())
 
     def _best(self, study: "optuna.Study") -> dict[str, Any] | None:
-        import optuna
-
-        complete = [t for t in study.get_trials(deepcopy=False,
-                                                states=(optuna.trial.TrialState.COMPLETE,))]
-        if not complete:
-            return None
-        best = (max if self.sweep.chosen_goal == "maximize" else min)(
-            complete, key=lambda t: (t.value, -t.number))
-        return self._row(best)
+        ranking = ranked(self.rows(study), self.sweep)
+        return ranking[0] if ranking and ranking[0]["state"] == "complete" else None
 
     # ----------------------------------------------------------------------- the end
 
     def _finish(self, study: "optuna.Study", rerun: int) -> SweepResult:
+        from nnc.sweep_report import write_report
+
         rows = self.rows(study)
         counts = {s: sum(r["state"] == s for r in rows) for s in STATES}
         best = self._best(study)
         result = SweepResult(self.folder, counts, best, rerun, ["trials.csv", "study.journal"])
         if best is None:
-            from nnc.sweep_report import write_report
-
             write_report(self.folder, self.plan.name, self.sweep, rows, None)
             raise TrainingError(f"no trial completed ({counts['pruned']} pruned, "
                                 f"{counts['failed']} failed): see "
                                 f"{self.folder / 'trials.csv'} for their messages")
-        finish_best = self._write_best(best)
-        from nnc.sweep_report import write_report
-
-        write_report(self.folder, self.plan.name, self.sweep, rows, best,
-                     _importances(study))
-        finish_best()
+        staging = self.folder / ".best-staging"
+        try:
+            wait = self._begin_best(best, staging)
+            write_report(self.folder, self.plan.name, self.sweep, rows, best,
+                         _importances(study))
+            self._end_best(wait, staging)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
         result.files += ["best.yaml", "best/", "sweep.html"]
         return result
 
-    def _write_best(self, best: dict[str, Any]) -> Callable[[], None]:
-        """Write best.yaml (the spec with the best trial's values, runnable as it is) and
-        begin best/, the trial's folder made into a build's (model.onnx exported from its
-        weights and checked against onnxruntime, summary.txt, report.html) on a worker;
-        the function returned waits for it and puts it in place."""
-        import shutil
-
+    def _begin_best(self, best: dict[str, Any], staging: Path) -> Callable[[float], str | None]:
+        """In ``staging``: best.yaml (the spec with the best trial's values, runnable as it
+        is) and best/, the trial's folder made into a build's (model.onnx exported from its
+        weights and checked against onnxruntime, summary.txt, report.html), which a worker
+        begins; the function returned waits for it (at most the seconds it is given)."""
         from nnc import pipeline
         from nnc.outputs import resolved_data, spec_yaml
         from nnc.sweep_trial import PackageTask
 
         values = {p: best[p] for p in self.sweep.parameters}
-        spec_file = self.plan.trial_spec(values)
-        prepared = pipeline.prepare(spec_file, memory="none")
+        prepared = pipeline.prepare(self.plan.trial_spec(values), memory="none")
         data = resolved_data(prepared)
         data.pop("sweep", None)
         data["train"]["threads"] = 1  # as the trial trained: the same numbers, bit for bit
         sets = " ".join(f"--set {o}" for o in self.plan.overrides(values))
         metric = self.sweep.metric
-        header = (f"# The best trial ({best['number']}) of the sweep of "
-                  f"{self.plan.spec_file.source.file}: {metric} {best[metric]}.\n"
+        header = (f"# The best trial ({best['number']}) of the sweep of {self.plan.file}: "
+                  f"{metric} {best[metric]}.\n"
                   f"# Its values: {sets}. `nnc build` takes this file as it is.\n")
-        write_atomic(self.folder / "best.yaml", spec_yaml(data, header).encode())
-        target = self.folder / "best"
-        staging = self.folder / ".best-staging"
         shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(self.folder / "trials" / f"{best['number']:04d}", staging)
-        wait = self.workers.start_package(PackageTask(str(staging),
-                                                      str(self.folder / "best.yaml")))
+        shutil.copytree(trial_folder(self.folder, best["number"]), staging / "best")
+        write_atomic(staging / "best.yaml", spec_yaml(data, header).encode())
+        return self.workers.start_package(PackageTask(str(staging / "best"),
+                                                      str(staging / "best.yaml")))
 
-        def finish() -> None:
-            problem = wait()
-            if problem:
-                raise TrainingError(f"the best trial's build failed: {problem}",
-                                    file=str(staging))
-            shutil.rmtree(target, ignore_errors=True)
-            staging.rename(target)
-        return finish
+    def _end_best(self, wait: Callable[[float], str | None], staging: Path) -> None:
+        """Wait for best/, then put it and best.yaml in place together."""
+        while (problem := wait(0.2)) is None:
+            self._stop_if_asked("while the best trial's folder was being built")
+        if problem:
+            raise TrainingError(f"the best trial's build failed: {problem}",
+                                file=str(staging / "best"))
+        shutil.rmtree(self.folder / "best", ignore_errors=True)
+        (staging / "best").rename(self.folder / "best")
+        (staging / "best.yaml").replace(self.folder / "best.yaml")
 
 
 def _importances(study: "optuna.Study") -> dict[str, float] | None:
@@ -450,14 +473,34 @@ def _importances(study: "optuna.Study") -> dict[str, float] | None:
     import optuna
 
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    if len(complete) < IMPORTANCE_TRIALS or len(study.best_trial.params) < 2:
+    if len(complete) < IMPORTANCE_TRIALS or len(complete[0].params) < 2:
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Optuna's own notes on small samples
         try:
             return dict(optuna.importance.get_param_importances(study))
-        except (ValueError, RuntimeError, ZeroDivisionError):  # no variation to explain
-            return None
+        except Exception:  # no variation to explain, or the estimator's own trouble: the
+            return None  # page goes without this figure rather than the sweep failing
+
+
+def trial_folder(folder: Path, number: int) -> Path:
+    """Where trial ``number`` of the sweep in ``folder`` keeps its run."""
+    return folder / "trials" / f"{number:04d}"
+
+
+def table_columns(sweep: SweepSpec) -> list[str]:
+    """The columns of trials.csv (and of sweep.html's table)."""
+    return ["number", "state", *sweep.parameters, sweep.metric, "epochs", "seconds", "message"]
+
+
+def ranked(rows: list[dict[str, Any]], sweep: SweepSpec) -> list[dict[str, Any]]:
+    """Trials' rows best first: complete ones by the metric (ties: the earlier trial), then
+    pruned and failed ones by number. The first is the sweep's best."""
+    sign = -1 if sweep.chosen_goal == "maximize" else 1
+    complete = sorted((r for r in rows if r["state"] == "complete"),
+                      key=lambda r: (sign * r[sweep.metric], r["number"]))
+    return complete + sorted((r for r in rows if r["state"] != "complete"),
+                             key=lambda r: r["number"])
 
 
 def _counted(study: "optuna.Study") -> list[Any]:
@@ -476,23 +519,21 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def sweep_to(spec: Path, overrides: tuple[str, ...] = (), out_dir: Path | None = None,
-             workers: int | None = None, dask: str | None = None, resume: bool = False,
-             progress: Progress | None = None,
+def sweep_to(checked: Plan, out_dir: Path | None = None, workers: int | None = None,
+             dask: str | None = None, resume: bool = False, progress: Progress | None = None,
              should_stop: Callable[[], int | None] | None = None) -> SweepResult:
-    """`nnc sweep`: check the sweep of ``spec``, then run it in ``out_dir`` (default
+    """`nnc sweep`: run the sweep ``checked`` (see :func:`plan`) in ``out_dir`` (default
     build/NAME/sweep/) on ``workers`` local processes (default: one per core), or on the
     Dask cluster whose scheduler is at ``dask``."""
     from nnc.sweep_workers import DaskWorkers, LocalWorkers, available_cpus
 
-    checked = plan(spec, overrides)
     folder = out_dir if out_dir is not None else default_folder(checked)
     executor: Workers
     if dask:
         executor = DaskWorkers(dask, workers)
     else:
-        slots = workers or available_cpus()
-        check_memory(checked, slots, str(spec))
+        slots = min(workers or available_cpus(), checked.trials)
+        check_memory(checked, slots, checked.file)
         executor = LocalWorkers(slots)
     return run(checked, folder, executor, resume, progress, should_stop)
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from nnc import sweep_driver
 from nnc.base.files import make_dir, write_atomic
 from nnc.figures import Figure, plt, render, spaced
 from nnc.html_report import STYLE, _figure, read_report
@@ -30,7 +31,7 @@ def write_report(folder: Path, name: str, sweep: SweepSpec, rows: list[dict[str,
                  importances: dict[str, float] | None = None) -> Path:
     """Draw sweep.html (and figures/*.png) in the sweep's ``folder`` from its trials' rows
     (as trials.csv holds them) and their folders; returns the page's path."""
-    ranked = _ranked(rows, sweep)
+    ranked = sweep_driver.ranked(rows, sweep)
     reports = {r["number"]: _trial_report(folder, r["number"]) for r in ranked
                if r["state"] == "complete"}
     drawn = [metric_against_parameters(ranked, sweep), grid_heatmaps(ranked, sweep, reports),
@@ -45,16 +46,8 @@ def write_report(folder: Path, name: str, sweep: SweepSpec, rows: list[dict[str,
     return path
 
 
-def _ranked(rows: list[dict[str, Any]], sweep: SweepSpec) -> list[dict[str, Any]]:
-    """Complete trials best first, then pruned and failed ones by number."""
-    sign = -1 if sweep.chosen_goal == "maximize" else 1
-    complete = sorted((r for r in rows if r["state"] == "complete"),
-                      key=lambda r: (sign * r[sweep.metric], r["number"]))
-    return complete + [r for r in rows if r["state"] != "complete"]
-
-
 def _trial_report(folder: Path, number: int) -> dict[str, Any] | None:
-    trial = folder / "trials" / f"{number:04d}"
+    trial = sweep_driver.trial_folder(folder, number)
     return read_report(trial) if (trial / "report.json").is_file() else None
 
 
@@ -191,7 +184,7 @@ def region_thumbnails(folder: Path, ranked: list[dict[str, Any]], sweep: SweepSp
         data = (report or {}).get("data") or {}
         if not report or data.get("features") != 2 or not data.get("classes"):
             continue
-        trial = folder / "trials" / f"{r['number']:04d}"
+        trial = sweep_driver.trial_folder(folder, r["number"])
         samples = _samples(trial, (report.get("files") or {}).get("samples"), 2)
         if samples is None:
             continue
@@ -263,8 +256,7 @@ def _page(name: str, sweep: SweepSpec, ranked: list[dict[str, Any]],
 
 def _table(sweep: SweepSpec, ranked: list[dict[str, Any]]) -> str:
     e = html.escape
-    columns = ["number", "state", *sweep.parameters, sweep.metric, "epochs", "seconds",
-               "message"]
+    columns = sweep_driver.table_columns(sweep)
     head = "".join(f"<th>{e(c)}</th>" for c in columns)
     body = []
     for r in ranked:

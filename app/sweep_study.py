@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 from optuna.distributions import (
     BaseDistribution,
@@ -71,14 +72,31 @@ class _GridSampler(optuna.samplers.GridSampler):
         pass
 
 
-def sampler(sweep: SweepSpec) -> optuna.samplers.BaseSampler:
+def sampler(sweep: SweepSpec, resumed_at: int = 0) -> optuna.samplers.BaseSampler:
+    """The sweep's sampler. A resumed study's (``resumed_at`` trials in) draws from a stream
+    of its own: a random or TPE sampler seeded as at the start would propose the first
+    trials' values again. A grid's order depends on the seed alone, and stays."""
     kind = sweep.chosen_sampler
     if kind == "grid":
         space = {path: cast_choices(d) for path, d in distributions(sweep).items()}
         return _GridSampler(space, seed=sweep.seed)
+    seed = sweep.seed if not resumed_at else \
+        int(np.random.SeedSequence([sweep.seed, resumed_at]).generate_state(1)[0])
     if kind == "tpe":
-        return optuna.samplers.TPESampler(seed=sweep.seed)
-    return optuna.samplers.RandomSampler(seed=sweep.seed)
+        return optuna.samplers.TPESampler(seed=seed)
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def grid_point(study: optuna.Study, trial: Any) -> dict[str, Any] | None:
+    """The values of the grid point a trial had been given (its ``grid_id``) before its
+    values were all written (a driver killed while asking); None if not a grid's."""
+    grid = study.sampler
+    number = trial.system_attrs.get("grid_id")
+    if not isinstance(grid, _GridSampler) or number is None:
+        return None
+    # GridSampler keeps its shuffled points in _all_grids and their names in _param_names
+    values = grid._all_grids[number]
+    return dict(zip(grid._param_names, values))
 
 
 def cast_choices(distribution: BaseDistribution) -> list[Any]:
@@ -151,8 +169,10 @@ def open_study(folder: Path, sweep: SweepSpec, create: bool) -> optuna.Study:
     if create:
         return optuna.create_study(storage=storage, study_name=STUDY, direction=direction,
                                    sampler=sampler(sweep), pruner=pruner(sweep.pruner))
-    return optuna.load_study(storage=storage, study_name=STUDY, sampler=sampler(sweep),
-                             pruner=pruner(sweep.pruner))
+    study = optuna.load_study(storage=storage, study_name=STUDY, pruner=pruner(sweep.pruner),
+                              sampler=optuna.samplers.RandomSampler())  # replaced below
+    study.sampler = sampler(sweep, resumed_at=len(study.trials))
+    return study
 
 
 def _drop_torn_line(path: Path) -> None:

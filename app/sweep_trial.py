@@ -14,12 +14,14 @@ import math
 import os
 import socket
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from nnc.base.errors import NncError, brief
+from nnc.base.version import __version__
 from nnc.spec.sweep import METRICS
 
 BLAS_THREADS = 1
@@ -33,7 +35,8 @@ class TrialTask:
 
     number: int
     spec_text: str
-    spec_file: str
+    spec_file: str  # as the user named it
+    spec_path: str  # absolute: data paths relative to the spec resolve from its folder
     fmt: str
     overrides: tuple[str, ...]
     metric: str
@@ -42,6 +45,7 @@ class TrialTask:
     params: dict[str, Any] = field(default_factory=dict)  # Optuna's values (for pruning)
     distributions: dict[str, Any] = field(default_factory=dict)
     finished: tuple[Any, ...] = ()  # Optuna FrozenTrials: complete and pruned ones
+    version: str = __version__  # the driver's: a worker of another version refuses the task
 
 
 @dataclass
@@ -131,10 +135,22 @@ def run_package(task: PackageTask) -> str:
     return ""
 
 
+class WrongVersion(RuntimeError):
+    """The worker runs another version of nnc than the driver: it must not run trials."""
+
+
+_ONE_AT_A_TIME = threading.Lock()  # a Dask worker with several threads runs one trial at a
+# time: the BLAS thread limit a trial sets is the whole process's
+
+
 def run_trial(task: TrialTask) -> TrialOutcome:
     """Run one trial; every failure it can have is a 'failed' outcome with its message."""
+    if task.version != __version__:
+        raise WrongVersion(f"this worker runs nnc {__version__}, the sweep's driver nnc "
+                           f"{task.version}: install the same version on every worker")
     started = time.perf_counter()
-    outcome = _run(task)
+    with _ONE_AT_A_TIME:
+        outcome = _run(task)
     outcome.wall = time.perf_counter() - started
     outcome.worker = f"{socket.gethostname()}:{os.getpid()}"
     return outcome
@@ -147,31 +163,29 @@ def _run(task: TrialTask) -> TrialOutcome:
 
     try:
         spec_file = load_spec_text(task.spec_text, task.spec_file, task.fmt, task.overrides,
-                                   file_path=Path(task.spec_file))
+                                   file_path=Path(task.spec_path))
         prepared = pipeline.prepare(spec_file, memory="none")
         watch = _Watch(task)
     except NncError as e:
         return TrialOutcome(task.number, "failed", message=_message(e))
+    started = time.perf_counter()
     try:
         trained = pipeline.train(prepared, watch, threads=BLAS_THREADS)
     except _Pruned:
         return TrialOutcome(task.number, "pruned", reports=watch.reports, epochs=watch.epochs,
-                            system_attrs=_attrs(watch),
+                            seconds=time.perf_counter() - started, system_attrs=_attrs(watch),
                             message=f"pruned after epoch {watch.epochs}")
     except NncError as e:  # a divergence, a blow-up, unreadable data
         return TrialOutcome(task.number, "failed", reports=watch.reports, epochs=watch.epochs,
-                            message=_message(e), system_attrs=_attrs(watch))
+                            seconds=time.perf_counter() - started, message=_message(e),
+                            system_attrs=_attrs(watch))
     report = report_dict(prepared, trained)
-    value = final_metric(report, task.metric)
+    value, problem = final_metric(report, task.metric)
     result = trained.result
-    outcome = TrialOutcome(task.number, "complete", value, watch.reports,
-                           result.epochs_run if result else 0,
-                           result.seconds if result else 0.0, system_attrs=_attrs(watch))
-    if value is None:
-        outcome.state = "failed"
-        outcome.message = f"the run measured no {task.metric}" + (
-            " (no validation split: set data.val_split above 0)"
-            if task.metric.startswith("val_") else "")
+    outcome = TrialOutcome(task.number, "complete" if problem is None else "failed", value,
+                           watch.reports, result.epochs_run if result else 0,
+                           result.seconds if result else 0.0, message=problem or "",
+                           system_attrs=_attrs(watch))
     with tempfile.TemporaryDirectory(prefix="nnc-trial-") as folder:
         write_training_outputs(Path(folder), prepared, trained)
         outcome.files = {p.name: p.read_bytes() for p in sorted(Path(folder).iterdir())
@@ -179,12 +193,18 @@ def _run(task: TrialTask) -> TrialOutcome:
     return outcome
 
 
-def final_metric(report: dict[str, Any], metric: str) -> float | None:
+def final_metric(report: dict[str, Any], metric: str) -> tuple[float | None, str | None]:
     """The metric of a finished run, from its report: with the weights training kept
-    (``train``), or on the validation split (``metrics``); None if not measured."""
+    (``train``), or on the validation split (``metrics``); else None and why not."""
     section = report.get("train") if METRICS[metric].per_epoch else report.get("metrics")
     value = (section or {}).get(metric)
-    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return float(value), None
+    if value is not None:
+        return None, f"the run's {metric} is {value}, not a number to rank it by"
+    return None, f"the run measured no {metric}" + (
+        " (no validation split: set data.val_split above 0)"
+        if metric.startswith("val_") else "")
 
 
 def _attrs(watch: _Watch) -> dict[str, Any]:

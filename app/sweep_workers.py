@@ -4,6 +4,7 @@ a Dask cluster (``--dask ADDRESS``). Both take a :class:`TrialTask` and give bac
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import os
@@ -34,8 +35,9 @@ class Workers(Protocol):
 
     def close(self) -> None: ...
 
-    def start_package(self, task: PackageTask) -> Callable[[], str]:
-        """Begin ``task``; the function returned waits for it ("" or the error's line)."""
+    def start_package(self, task: PackageTask) -> Callable[[float], str | None]:
+        """Begin ``task``; the function returned waits for it up to the seconds it is
+        given: "" when done, the error's line if it failed, None while it runs."""
 
 
 def available_cpus() -> int:
@@ -61,9 +63,18 @@ class LocalWorkers:
         self.busy: dict[int, _Worker] = {}  # meanwhile the driver opens the study
 
     def submit(self, task: TrialTask) -> None:
-        worker = self.idle.pop() if self.idle else _Worker()
+        worker = self._idle_worker()
         worker.send(task)
         self.busy[task.number] = worker
+
+    def _idle_worker(self) -> "_Worker":
+        """An idle worker that is alive (one that died idle is replaced)."""
+        while self.idle:
+            worker = self.idle.pop()
+            if worker.process.poll() is None:
+                return worker
+            worker.stop()
+        return _Worker()
 
     def done(self, timeout: float) -> list[TrialOutcome]:
         if not self.busy:
@@ -90,12 +101,15 @@ class LocalWorkers:
             worker.stop()
         self.idle, self.busy = [], {}
 
-    def start_package(self, task: PackageTask) -> Callable[[], str]:
+    def start_package(self, task: PackageTask) -> Callable[[float], str | None]:
         """On an idle worker (it has nnc imported), while the driver draws sweep.html."""
-        worker = self.idle[0] if self.idle else _Worker()
+        worker = self._idle_worker()
         worker.send(task)
+        self.idle.append(worker)  # closed with the others
 
-        def result() -> str:
+        def result(timeout: float) -> str | None:
+            if not worker.conn.poll(timeout):
+                return None
             answer = worker.receive()
             return answer if isinstance(answer, str) else "the worker process died"
         return result
@@ -107,14 +121,19 @@ class _Worker:
     def __init__(self) -> None:
         ours, theirs = socket.socketpair()
         with theirs:
+            # a session of its own: a Ctrl-C or a SIGTERM to the driver's process group is
+            # the driver's to handle (it stops the workers); the worker dies with the driver
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "nnc.sweep_workers", str(theirs.fileno()),
                  str(os.getpid())], pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
-                stdout=sys.stderr.fileno() if _has_fileno(sys.stderr) else None)
+                stdout=sys.stderr.fileno() if _has_fileno(sys.stderr) else None,
+                start_new_session=True)
         self.conn = Connection(ours.detach())
 
     def send(self, task: TrialTask | PackageTask) -> None:
-        self.conn.send(task)
+        """Send ``task``; a worker that cannot take it is gone (receive() then says so)."""
+        with contextlib.suppress(OSError):
+            self.conn.send(task)
 
     def receive(self) -> Any:
         """What the worker sent back; None if it died."""
@@ -182,10 +201,13 @@ def main(argv: list[str]) -> None:
 # ------------------------------------------------------------------------------ dask
 
 class DaskWorkers:
-    """Trials as tasks of a Dask cluster at ``address``. A worker lost mid-trial makes the
-    scheduler run the task again elsewhere: the trial comes back once."""
+    """Trials as tasks of a Dask cluster at ``address``, one at a time per worker process
+    (a trial's BLAS thread limit is its process's). A worker lost mid-trial makes the
+    scheduler run the task again elsewhere: the trial comes back once. A cluster that
+    cannot run trials at all (lost, or workers without the same nnc) stops the sweep,
+    with its running trials left to --resume, rather than failing them one by one."""
 
-    def __init__(self, address: str, slots: int | None = None, connect_timeout: float = 20):
+    def __init__(self, address: str, slots: int | None = None, connect_timeout: float = 30):
         try:
             from distributed import Client
         except ImportError:
@@ -193,11 +215,12 @@ class DaskWorkers:
                             "'nnc[dask]'") from None
         try:
             self.client = Client(address, timeout=connect_timeout, set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as e:
-            raise DataError(f"--dask {address}: cannot reach the Dask scheduler "
-                            f"({brief(e)})") from None
-        threads = sum(self.client.nthreads().values())
-        self.slots = slots or max(threads, 1)
+            self.client.wait_for_workers(1, timeout=connect_timeout)
+        except (OSError, TimeoutError, asyncio.TimeoutError, ValueError) as e:
+            raise DataError(f"--dask {address}: no Dask cluster with a worker answered within "
+                            f"{connect_timeout:g} s ({brief(e) or type(e).__name__})") from None
+        self.address = address
+        self.slots = slots or max(len(self.client.nthreads()), 1)
         self.futures: dict[Any, int] = {}
 
     def submit(self, task: TrialTask) -> None:
@@ -214,21 +237,33 @@ class DaskWorkers:
                 with self.client.as_current():  # not the process's default client
                     finished = list(dask_wait(list(self.futures), timeout=timeout,
                                               return_when="FIRST_COMPLETED").done)
-            except TimeoutError:
+            except (TimeoutError, asyncio.TimeoutError):
                 return []
+            except Exception as e:  # cancelled: the scheduler is gone
+                raise self._lost(e) from None
         out = []
         for future in finished:
-            number = self.futures.pop(future)
+            number = self.futures[future]
             try:
-                out.append(future.result())
-            except Exception as e:  # the task failed on every worker it was given to
-                out.append(TrialOutcome(number, "failed", message=f"the Dask task failed: "
-                                        f"{type(e).__name__}: {brief(e)}"))
+                outcome = future.result()
+            except Exception as e:
+                if type(e).__name__ != "KilledWorker":
+                    raise self._lost(e) from None
+                # the task took down every worker it ran on (out of memory?): its fault
+                outcome = TrialOutcome(number, "failed", message="the trial killed the Dask "
+                                       f"workers it ran on ({brief(e)}; out of memory?)")
+            del self.futures[future]
+            out.append(outcome)
         return out
 
-    def start_package(self, task: PackageTask) -> Callable[[], str]:
+    def _lost(self, error: BaseException) -> DataError:
+        return DataError(f"--dask {self.address}: the cluster cannot run the trials "
+                         f"({type(error).__name__}: {brief(error)}); the trials that were "
+                         "running run again with --resume")
+
+    def start_package(self, task: PackageTask) -> Callable[[float], str | None]:
         """Here, in the driver: the folder is on this machine, not the cluster's."""
-        return lambda: run_package(task)
+        return lambda timeout: run_package(task)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

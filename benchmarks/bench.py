@@ -431,7 +431,8 @@ def bench_startup(rounds: int) -> dict:
         probe = (f"import sys, runpy; sys.argv = ['nnc', *{args!r}]\n"
                  "try:\n    runpy.run_module('nnc.cli', run_name='__main__')\n"
                  "except SystemExit:\n    pass\n"
-                 "heavy = sorted(m for m in ('onnx', 'onnxruntime', 'sklearn', 'torch') "
+                 "heavy = sorted(m for m in ('onnx', 'onnxruntime', 'sklearn', 'scipy', 'torch', "
+                 "'matplotlib', 'optuna', 'distributed') "
                  "if m in sys.modules)\nprint(','.join(heavy), file=sys.stderr)")
         heavy = subprocess.run([sys.executable, "-c", probe], capture_output=True,
                                text=True).stderr.strip().splitlines()[-1:]

@@ -49,12 +49,17 @@ def load_spec(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> Sp
     Raises SpecError carrying every problem found, each located in the file.
     """
     path = Path(path)
+    text, fmt = read_spec_text(path)
+    return load_spec_text(text, str(path), fmt, overrides, file_path=path)
+
+
+def read_spec_text(path: Path) -> tuple[str, str]:
+    """The text of the spec file at ``path`` and its format ("yaml" or "json")."""
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise SpecError(f"unknown spec format {path.suffix or '(no extension)'!r}; "
                         "use .yaml, .yml or .json", file=str(path))
-    text = _read_text(path)
-    return load_spec_text(text, str(path), fmt, overrides, file_path=path)
+    return _read_text(path), fmt
 
 
 def load_spec_text(text: str, file: str = "<spec>", fmt: str = "yaml",

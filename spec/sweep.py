@@ -57,6 +57,19 @@ class Values(Strict):
 
     values: list[Any] = Field(min_length=1, max_length=10_000)
 
+    @model_validator(mode="after")
+    def _distinct(self) -> "Values":
+        seen: dict[Any, Any] = {}
+        for value in self.values:
+            key = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) \
+                else value  # 1, 1.0 and true are one value to Optuna, as to Python
+            if key in seen:
+                same = "is listed twice" if json.dumps(seen[key]) == json.dumps(value) else \
+                    f"and {json.dumps(seen[key])} are the same value"
+                raise ValueError(f"{json.dumps(value)} {same}: list each value once")
+            seen[key] = value
+        return self
+
 
 class Span(Strict):
     """A number between ``low`` and ``high`` (integers when both are), optionally on a log
