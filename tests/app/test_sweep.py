@@ -6,6 +6,8 @@ driver killed or interrupted mid-sweep then resumed."""
 from __future__ import annotations
 
 import csv
+import os
+import re
 import json
 import signal
 import subprocess
@@ -126,7 +128,33 @@ def test_hopeless_trials_are_pruned_and_diverging_ones_fail(cli, tmp_path) -> No
     assert pruned and all(lr <= 1e-3 for lr in pruned), table
     assert all(int(table[lr]["epochs"]) < 40 for lr in pruned)
     assert table[1.0]["state"] == "complete"
-    assert "pruned" in result.stdout
+    assert re.search(rf"trials: \d+ complete, {len(pruned)} pruned, 1 failed", result.stdout), \
+        result.stdout
+
+
+@pytest.mark.slow
+def test_tpe_with_a_median_pruner_proposes_and_prunes_the_same_trials_twice(cli, tmp_path) -> None:
+    """TPE learns from finished trials, so what it proposes depends on the order trials end
+    in; the driver records them in the order they were asked, so two runs agree."""
+    spec = write_spec(tmp_path, """sweep:
+  metric: val_loss
+  sampler: tpe
+  pruner: median
+  trials: 12
+  seed: 3
+  parameters:
+    train.optimizer.sgd.lr: {low: 1.0e-4, high: 3.0, log: true}
+    layers.0.units: {low: 2, high: 16}
+""")
+    seen = []
+    for run in ("a", "b"):
+        out = tmp_path / run
+        result = cli("sweep", spec, "--workers", "2", "-o", out, "-q", "--set", "train.epochs=30")
+        assert result.exit_code == 0, result.stderr
+        seen.append([{k: v for k, v in r.items() if k != "seconds"} for r in rows(out)])
+    assert seen[0] == seen[1]
+    assert len(seen[0]) == 12
+    assert len({r["train.optimizer.sgd.lr"] for r in seen[0]}) == 12
 
 
 def test_checks_before_any_trial(cli, tmp_path) -> None:
@@ -246,3 +274,47 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_continue(tmp_path) -> None:
     resumed = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert len(rows(out)) == 6
+
+
+@pytest.mark.slow
+def test_a_resumed_random_sampler_does_not_propose_the_first_trials_again(tmp_path) -> None:
+    spec = write_spec(tmp_path, """sweep:
+  sampler: random
+  trials: 6
+  seed: 11
+  parameters:
+    train.l2: {low: 1.0e-5, high: 1.0e-1, log: true}
+""")
+    out = tmp_path / "out"
+    args = nnc("sweep", spec, "--workers", "2", "-o", out, "-q", "--set", "train.epochs=1500")
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_rows(out, proc, 2)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    resumed = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    table = rows(out)
+    assert len(table) == 6 and {r["state"] for r in table} == {"complete"}
+    assert len({r["train.l2"] for r in table}) == 6, table  # none proposed twice
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_process_group_stops_the_sweep_and_resume_finishes_it(tmp_path) -> None:
+    """A job scheduler ends a job with SIGTERM to its whole process group: the driver stops
+    cleanly (143), its workers, in sessions of their own, are stopped by it, not killed
+    mid-write, and --resume runs what was left."""
+    spec = write_spec(tmp_path, LONG)
+    out = tmp_path / "out"
+    args = nnc("sweep", spec, "--workers", "2", "-o", out, "-q", "--set", "train.epochs=1500")
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    wait_for_rows(out, proc, 1)
+    os.killpg(proc.pid, signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stderr
+    assert "interrupted by SIGTERM" in stderr and "Traceback" not in stderr, stderr
+    assert all(r["state"] != "failed" for r in rows(out)), rows(out)
+    resumed = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    table = rows(out)
+    assert len(table) == 6 and {r["state"] for r in table} == {"complete"}, table

@@ -80,6 +80,22 @@ class Cluster:
             assert time.monotonic() < deadline, "the Dask cluster did not start"
             time.sleep(0.3)
 
+    def busy_worker(self, sweep: subprocess.Popen, limit: float = 120) -> int:
+        """The index of a worker running a trial of ``sweep``, once one is."""
+        from distributed import Client
+
+        deadline = time.monotonic() + limit
+        with Client(self.address, timeout=5) as client:
+            while True:
+                assert sweep.poll() is None, sweep.communicate()
+                assert time.monotonic() < deadline, "no worker took a trial"
+                names = {address: info["name"] for address, info
+                         in client.scheduler_info()["workers"].items()}
+                busy = [names[a] for a, tasks in client.processing().items() if tasks]
+                if busy:
+                    return int(str(busy[0]).removeprefix("w"))
+                time.sleep(0.05)
+
     def close(self) -> None:
         for proc in [*self.workers, self.scheduler]:
             if proc.poll() is None:
@@ -130,12 +146,7 @@ def test_a_worker_killed_mid_sweep_loses_no_trial(cluster, tmp_path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "nnc.cli", "sweep", spec, "--dask",
                              cluster.address, "-o", out, "-q", "--set", "train.epochs=3000"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not (out / "trials.csv").is_file():  # both workers are busy by then
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    os.killpg(cluster.workers[0].pid, signal.SIGKILL)
+    os.killpg(cluster.workers[cluster.busy_worker(proc)].pid, signal.SIGKILL)
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
     trials = table(out)
