@@ -225,8 +225,8 @@ def predict(model: Path, inputs: Path, output: Path | None = None, what: str = "
     run.check_shape(sess, data, str(model))
     name = "probabilities" if what == "probabilities" else "scores"
     if name not in [o.name for o in sess.get_outputs()]:
-        raise DataError("the model has no `probabilities` output (export it with "
-                        "export.onnx.probabilities: true)", file=str(model))
+        raise DataError("the model has no `probabilities` output (its loss gives none, or it "
+                        "was exported with export.onnx.probabilities: false)", file=str(model))
     units = run.units_of(sess)
     loss = run.model_loss(sess, units)
     if what == "classes" and not loss.classification:
@@ -371,7 +371,7 @@ def export_model(prepared: Prepared, params: "ParamStore", preprocess: "Preproce
             f"onnxruntime runs (13 to {newest})"))
     pre = (preprocess.shift, preprocess.scale) if preprocess is not None else None
     model = export_onnx(prepared.graph, params.state_dict(), opset=onnx_spec.opset,
-                        probabilities=onnx_spec.probabilities, preprocess=pre,
+                        probabilities=onnx_spec.probabilities is not False, preprocess=pre,
                         metadata={"metrics": metrics or {}})
     onnx.checker.check_model(model, full_check=True)
     return model

@@ -70,7 +70,7 @@ class Spec(Strict):
     @classmethod
     def _probabilities_fit_loss(cls, export: ExportSpec, info: ValidationInfo) -> ExportSpec:
         loss = info.data.get("loss")
-        if export.onnx.probabilities and (loss is None or LOSSES[loss].probability is None):
+        if export.onnx.probabilities is True and (loss is None or LOSSES[loss].probability is None):
             having = " or ".join(name for name, entry in LOSSES.items() if entry.probability)
             raise ValueError(f"onnx.probabilities needs a loss that gives probabilities "
                              f"({having}); the scores of {loss or 'no loss'} are not "

@@ -180,7 +180,9 @@ class TrainSpec(Strict):
 
 class OnnxSpec(Strict):
     opset: int = Field(17, ge=13, le=64)
-    probabilities: bool = Field(False, description="add a `probabilities` output")
+    probabilities: bool | None = Field(
+        None, description="add a `probabilities` output (default: when the loss gives "
+                          "probabilities, softmax or sigmoid of the scores)")
 
 
 class ExportSpec(Strict):

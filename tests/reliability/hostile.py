@@ -248,6 +248,16 @@ def external_data(ws: Path, file: Path, location: str, secret: str | None = None
     save(m, file)
 
 
+def scores_only(ws: Path, file: Path) -> None:
+    """The model as exported with export.onnx.probabilities: false."""
+    m = model(ws)
+    node = next(n for n in m.graph.node if n.output[0] == "probabilities")
+    m.graph.node.remove(node)
+    output = next(o for o in m.graph.output if o.name == "probabilities")
+    m.graph.output.remove(output)
+    save(m, file)
+
+
 def custom_op(ws: Path, file: Path) -> None:
     """The ReLU replaced by an op of a domain onnxruntime does not know."""
     m = model(ws)
@@ -434,7 +444,7 @@ WRITERS: dict[str, Callable[[Path, Path], None]] = {
     "onnx_foreign_graph": foreign_graph,
     "onnx_int64_input": partial(foreign_graph, dtype=TensorProto.INT64, output="scores"),
     "onnx_fails_when_run": partial(foreign_graph, output="scores", node="Reshape"),
-    "onnx_without_probabilities": partial(copy_of, "build/model.onnx"),
+    "onnx_without_probabilities": scores_only,
     "onnx_directory": directory,
     "onnx_unreadable": partial(unreadable, source="build/model.onnx"),
     "onnx_symlink_loop": symlink_loop,
