@@ -326,24 +326,40 @@ def export(spec: Path, overrides: tuple[str, ...], weights_path: Path, output: P
               help="Write the predictions to a .npy file (else print them, one row a line).")
 @click.option("--probabilities", "what", flag_value="probabilities",
               help="Output class probabilities (the model needs a `probabilities` output).")
-@click.option("--classes", "what", flag_value="classes", help="Output class indices.")
+@click.option("--classes", "what", flag_value="classes",
+              help="Output the predicted classes: their names when the model has them "
+                   "(labels that were words), else their indices.")
 @click.option("--label", default=None, metavar="COLUMN",
-              help="CSV input: the column holding labels (reported as accuracy, not used).")
+              help="CSV input: the column holding labels (reported as metrics, not used).")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also print the feature columns the model takes, in its order.")
 @ort_threads_option
 def predict(model: Path, inputs: Path, output: Path | None, what: str | None,
-            label: str | None, threads: int | None) -> None:
+            label: str | None, verbose: bool, threads: int | None) -> None:
     """Run MODEL (.onnx) in onnxruntime on INPUT (.npy, .npz with `x`, or .csv) of raw
-    features. Inputs with labels (`y` in an .npz, --label for a .csv) also print accuracy."""
+    features. A CSV with a header gives a model that knows its features' names its columns
+    by name (in any order; others are ignored); without a header, by position. Inputs with
+    labels (`y` in an .npz, --label for a .csv) also print metrics: accuracy and macro F1
+    (and ROC AUC for two classes), or MAE, RMSE and R2."""
     from nnc import pipeline
 
     done = pipeline.predict(model, inputs, output, what or "scores", label, threads,
                             echo=click.echo)
+    for note in done.notes:
+        click.echo(f"note: {note}", err=True)
+    if verbose:
+        names = ", ".join(done.feature_names) if done.feature_names else \
+            "(the model has no feature names: columns are taken by position)"
+        click.echo(f"features: {names}", err=True)
     if output is not None:
         click.echo(f"wrote {output} ({done.rows} rows)")
     m = done.metrics
     if m is not None:
-        line = f"accuracy: {m['accuracy']:.4f}" if "accuracy" in m else \
-            f"mae: {m['mae']:.6g}, rmse: {m['rmse']:.6g}, r2: {m['r2']:.4f}"
+        if "accuracy" in m:
+            line = f"accuracy: {m['accuracy']:.4f}, macro F1: {m['macro_f1']:.4f}" + (
+                f", ROC AUC: {m['roc_auc']:.4f}" if "roc_auc" in m else "")
+        else:
+            line = f"mae: {m['mae']:.6g}, rmse: {m['rmse']:.6g}, r2: {m['r2']:.4f}"
         click.echo(f"{line} ({done.samples} samples)", err=output is None)
 
 

@@ -56,7 +56,8 @@ def metrics_of(prepared: "Prepared", trained: "Trained") -> dict[str, Any] | Non
     entry = LOSSES[loss]
     if entry.classification:
         return metrics.classification(y, scores, d.classes or 2, entry.classify(scores))
-    return metrics.regression(y, scores)
+    coding = d.coding  # the figures in the targets' units, not the standardized ones
+    return metrics.regression(coding.targets_in_units(y), coding.targets_in_units(scores))
 
 
 def warning_lines(report: dict[str, Any]) -> list[str]:

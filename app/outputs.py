@@ -42,7 +42,7 @@ def report_dict(prepared: "Prepared", trained: "Trained") -> dict[str, Any]:
         report["data"] = {"source": d.name, "train_samples": len(d.x_train),
                           "val_samples": len(d.x_val), "features": d.x_train.shape[1],
                           "classes": d.classes, "preprocess": d.preprocess is not None,
-                          "image": list(d.image) if d.image else None}
+                          "image": list(d.image) if d.image else None, **d.coding.to_dict()}
     if trained.result is not None:
         report["train"] = trained.result.to_dict()
     report.update(trained.extra)
@@ -90,7 +90,7 @@ def write_training_outputs(out_dir: Path, prepared: "Prepared", trained: "Traine
     from nnc.runtime.weights import save_weights
 
     make_dir(out_dir)
-    save_weights(out_dir / "weights.npz", trained.params, trained.preprocess)
+    save_weights(out_dir / "weights.npz", trained.params, trained.preprocess, trained.coding)
     write_atomic(out_dir / "history.csv", history_csv(trained).encode())
     write_atomic(out_dir / "spec.resolved.yaml", resolved_spec(prepared).encode())
     trained.extra["files"] = {"val": write_validation_set(out_dir, trained),
@@ -136,13 +136,13 @@ def write_samples(out_dir: Path, trained: "Trained") -> str | None:
     decision regions (two features) or the learned function (one); its name, or None."""
     d = trained.dataset
     path = out_dir / "samples.npz"
-    if d is None or d.x_train.shape[1] > 2:
+    if d is None or d.x_train.shape[1] > 2 or d.coding.columns is not None:
         path.unlink(missing_ok=True)  # one of an earlier run would mislead
         return None
     from nnc.base.npz import write_npz
 
     arrays = {"x": d.raw_train(SAMPLES_LIMIT).astype(np.float32),
-              "y": np.array(d.y_train[:SAMPLES_LIMIT])}
+              "y": d.coding.targets_in_units(np.array(d.y_train[:SAMPLES_LIMIT]))}
     write_atomic(path, lambda f: write_npz(f, arrays))
     return path.name
 
@@ -156,7 +156,8 @@ def write_validation_set(out_dir: Path, trained: "Trained") -> str | None:
         return None
     from nnc.base.npz import write_npz
 
-    write_atomic(out_dir / "val.npz", lambda f: write_npz(f, {"x": d.x_val_raw, "y": d.y_val}))
+    arrays = {"x": d.x_val_raw, "y": d.coding.targets_in_units(d.y_val)}  # as the model takes
+    write_atomic(out_dir / "val.npz", lambda f: write_npz(f, arrays))        # and gives them
     return "val.npz"
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 
+from nnc.base.coding import NO_CODING, Coding
 from nnc.base.errors import DataError, SpecError
 from nnc.base.files import make_dir, write_atomic
 from nnc.base.machine import available_memory, total_memory
@@ -62,6 +63,7 @@ class Trained:
     result: "TrainResult | None" = None
     preprocess: "Preprocess | None" = None  # of the inputs, fitted on the training split
     extra: dict[str, Any] = field(default_factory=dict)
+    coding: Coding = NO_CODING  # what the inputs and outputs mean (nnc.base.coding)
 
 
 def prepare(spec: SpecLike, overrides: Iterable[str] = (), *, max_memory: int | None = None,
@@ -118,7 +120,8 @@ def build(prepared: Prepared, out_dir: Path, callback: Any = None, threads: int 
     trained = train(prepared, callback, threads, out_dir=out_dir, resume=resume, force=force,
                     should_stop=should_stop)
     _stop_if_asked(should_stop, "after training, before the export")
-    model = export_model(prepared, trained.params, trained.preprocess, _metrics(trained))
+    model = export_model(prepared, trained.params, trained.preprocess, _metrics(trained),
+                         trained.coding)
     parity = verify_model(prepared, trained, model, threads)
     _stop_if_asked(should_stop, "after the export, before writing it")
     make_dir(out_dir)
@@ -149,7 +152,7 @@ def package(prepared: Prepared, out_dir: Path, threads: int | None = None,
     train = record.get("train") or {}
     metrics = {k: train.get(k) for k in ("train_loss", "train_accuracy", "val_loss",
                                          "val_accuracy", "epochs_run")} if train else {}
-    model = export_model(prepared, trained.params, trained.preprocess, metrics)
+    model = export_model(prepared, trained.params, trained.preprocess, metrics, trained.coding)
     val = out_dir / "val.npz"
     x = load_npz(val, "not a readable val.npz", required=("x",))["x"] if val.is_file() \
         else None
@@ -182,7 +185,7 @@ def export(prepared: Prepared, trained: Trained, output: Path | None = None,
     from nnc.runtime.weights import check_names_and_shapes
 
     check_names_and_shapes(trained.params.state_dict(), prepared.plan, "<trained weights>")
-    model = export_model(prepared, trained.params, trained.preprocess)
+    model = export_model(prepared, trained.params, trained.preprocess, coding=trained.coding)
     parity = verify_model(prepared, trained, model, threads)
     if output is not None:
         write_atomic(output, model.SerializeToString())
@@ -194,34 +197,38 @@ def load_trained(prepared: Prepared, weights: Path) -> Trained:
     from nnc.runtime.params import ParamStore
     from nnc.runtime.weights import load_weights
 
-    arrays, preprocess = load_weights(weights, prepared.plan)
+    arrays, preprocess, coding = load_weights(weights, prepared.plan)
     params = ParamStore(prepared.plan)
     params.load_state_dict(arrays)
-    return Trained(params, preprocess=preprocess)
+    return Trained(params, preprocess=preprocess, coding=coding)
 
 
 @dataclass
 class Prediction:
     """What `nnc predict` did: rows predicted, where they went, and, when the input has
-    labels, the model's metrics on them (accuracy, or MAE, RMSE and R2)."""
+    labels, the model's metrics on them (accuracy and per class, or MAE, RMSE and R2);
+    notes for the user (columns ignored, categories unseen in training)."""
 
     rows: int
     output: Path | None
     metrics: dict[str, Any] | None
     samples: int
+    notes: tuple[str, ...] = ()
+    feature_names: tuple[str, ...] | None = None
 
 
 def predict(model: Path, inputs: Path, output: Path | None = None, what: str = "scores",
             label: str | None = None, threads: int | None = None,
             echo: Callable[[str], None] | None = None) -> Prediction:
     """`nnc predict`: onnxruntime on a file of raw features; ``what`` the model gives
-    ("scores", "probabilities" or "classes") goes to ``output`` (.npy) or, one row a line,
-    to ``echo``."""
+    ("scores", "probabilities" or "classes": their names when the model has them) goes to
+    ``output`` (.npy) or, one row a line, to ``echo``."""
     from nnc.runtime import onnx_run
     from nnc.runtime import predict as run
 
     sess = run.session_for(model, threads)
-    data = run.read_inputs(inputs, label)
+    coding = run.model_coding(sess, str(model))
+    data = run.read_inputs(inputs, label, coding)
     run.check_shape(sess, data, str(model))
     name = "probabilities" if what == "probabilities" else "scores"
     if name not in [o.name for o in sess.get_outputs()]:
@@ -233,19 +240,21 @@ def predict(model: Path, inputs: Path, output: Path | None = None, what: str = "
         raise DataError(f"--classes: the model was trained with {loss.name}, a regression "
                         "loss; it predicts values, not classes", file=str(model))
     classify = loss if what == "classes" else None
-    labels = data.labels(units, loss) if data.y is not None else None
+    names = coding.class_names if classify else None
+    labels = data.labels(units, loss, coding) if data.y is not None else None
     if output is not None:
-        rows = run.predict_to_file(sess, data.x, name, classify, output)
+        rows = run.predict_to_file(sess, data.x, name, classify, output, names)
     else:
         rows = 0
         for scores, in onnx_run.batches(sess, data.x, [name]):
             found = classify.classify(scores) if classify else scores
             rows += len(found)
             if echo is not None:
-                echo("\n".join(str(r) if classify else ",".join(f"{v:.7g}" for v in r)
-                               for r in found))
+                echo("\n".join((names[r] if names else str(r)) if classify
+                               else ",".join(f"{v:.7g}" for v in r) for r in found))
     found_metrics = run.evaluate(sess, data.x, labels, loss) if labels is not None else None
-    return Prediction(rows, output, found_metrics, len(data.x))
+    return Prediction(rows, output, found_metrics, len(data.x), data.notes,
+                      coding.feature_names)
 
 
 def schema(output: Path | None = None) -> str:
@@ -310,7 +319,7 @@ def train(prepared: Prepared, callback: Any = None, threads: int | None = None,
     if store is not None and spec.train.checkpoint_every == 0:
         store.clear()  # only an interrupt wrote some: the run is complete now
     trained = Trained(params, dataset, result, dataset.preprocess,
-                      {"notes": notes} if notes else {})
+                      {"notes": notes} if notes else {}, dataset.coding)
     from nnc.insight import analyse
 
     probe = len(trainer.diagnostics.probe) if trainer.diagnostics is not None else 0
@@ -355,7 +364,8 @@ PARITY_SAMPLES = 1000
 
 
 def export_model(prepared: Prepared, params: "ParamStore", preprocess: "Preprocess | None" = None,
-                 metrics: dict[str, Any] | None = None) -> "onnx.ModelProto":
+                 metrics: dict[str, Any] | None = None, coding: Coding = NO_CODING
+                 ) -> "onnx.ModelProto":
     """The ONNX model of the spec with ``params``, checked by onnx.checker."""
     import onnx
 
@@ -372,7 +382,7 @@ def export_model(prepared: Prepared, params: "ParamStore", preprocess: "Preproce
     pre = (preprocess.shift, preprocess.scale) if preprocess is not None else None
     model = export_onnx(prepared.graph, params.state_dict(), opset=onnx_spec.opset,
                         probabilities=onnx_spec.probabilities is not False, preprocess=pre,
-                        metadata={"metrics": metrics or {}})
+                        metadata={"metrics": metrics or {}}, coding=coding)
     onnx.checker.check_model(model, full_check=True)
     return model
 
@@ -388,12 +398,17 @@ def verify_model(prepared: Prepared, trained: Trained, model: "onnx.ModelProto",
         x = x[:PARITY_SAMPLES]
     elif d is not None and len(d.x_val_raw):
         x = d.x_val_raw[:PARITY_SAMPLES]
+    elif trained.coding.columns is not None:  # a table's model takes its cells
+        raise DataError("no validation rows to check the exported model on: the weights of a "
+                        "model of a table need its run's val.npz beside them",
+                        file=str(prepared.spec_file.source.file))
     else:
         rng = np.random.default_rng(prepared.spec_file.spec.train.seed)
         x = rng.standard_normal((256, math.prod(prepared.graph.input_shape))).astype(np.float32)
         if preprocess is not None:  # random inputs on the scale of the raw features
             x = x / preprocess.scale + preprocess.shift
-    return check_parity(prepared.plan, trained.params, model, x, preprocess, threads)
+    return check_parity(prepared.plan, trained.params, model, x, preprocess, threads,
+                        trained.coding)
 
 
 def _stop_if_asked(should_stop: Callable[[], int | None] | None, where: str) -> None:

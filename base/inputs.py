@@ -76,16 +76,18 @@ def _quoted(name: str) -> str:
 
 # ------------------------------------------------------------------------- checks
 
-def check_finite(a: np.ndarray, origin: Origin, part: str, kind: str) -> None:
+def check_finite(a: np.ndarray, origin: Origin, part: str, kind: str,
+                 missing_ok: bool = False) -> None:
     """A DataError at the first NaN, infinity or value beyond float32 (which would become
-    an infinity) of ``a`` [N, D], found chunk by chunk; ``kind`` is "feature" or "target"."""
+    an infinity) of ``a`` [N, D], found chunk by chunk; ``kind`` is "feature" or "target".
+    ``missing_ok``: NaN marks an empty cell of a table (filled later), not an error."""
     if a.dtype.kind != "f":
         return
     wide = a.dtype.itemsize > 4
     rows = max(1, CHUNK // max(1, a.shape[1]))
     for start in range(0, len(a), rows):
         chunk = a[start:start + rows]
-        bad = ~np.isfinite(chunk)
+        bad = np.isinf(chunk) if missing_ok else ~np.isfinite(chunk)
         if wide:
             with np.errstate(invalid="ignore"):
                 bad |= np.abs(chunk) > FLOAT32_MAX
@@ -173,10 +175,13 @@ def read_npy(path: Path) -> np.ndarray:
 
 
 def read_npz_samples(path: Path, names: Sequence[str] | None, required: Sequence[str] = (),
-                     what: str = "not a readable .npz file") -> dict[str, np.ndarray]:
-    """The arrays ``names`` (None: all) that an .npz file holds, each checked to be numbers."""
+                     what: str = "not a readable .npz file", text: Sequence[str] = ()
+                     ) -> dict[str, np.ndarray]:
+    """The arrays ``names`` (None: all) that an .npz file holds, each checked to be numbers
+    (or words, for the arrays named in ``text``)."""
     arrays = load_npz(path, what, names, required)
-    return {name: numeric_array(a, name, str(path)) for name, a in arrays.items()}
+    return {name: a if name in text and a.dtype.kind in "US" and a.ndim >= 1
+            else numeric_array(a, name, str(path)) for name, a in arrays.items()}
 
 
 # --------------------------------------------------------------------------- csv
@@ -219,12 +224,15 @@ class CsvTable:
 
     def numbers(self) -> np.ndarray:
         """Every cell as float64 [rows, columns]; the first that is not a number is an error
-        at its line and column."""
+        at its line and column (a column mixing numbers and words is named as in training)."""
         try:
             return np.asarray(self.rows, dtype=np.float64)
         except ValueError:
             pass
+        from nnc.base.coding import column_kinds
+
         names = self.names
+        column_kinds(self.rows, names, self.lines, self.file)
         for row, line in zip(self.rows, self.lines):
             for j, cell in enumerate(row):
                 try:
@@ -235,6 +243,46 @@ class CsvTable:
                     raise DataError(Problem(what, file=self.file, line=line,
                                             path=f"column {_quoted(names[j])}")) from None
         raise AssertionError("unreachable: a cell failed as a whole but not alone")
+
+
+def table_cells(table: CsvTable, columns: Sequence[int], kinds: Sequence[str]) -> np.ndarray:
+    """The number columns among ``columns`` as float64 [rows, len(columns)]: NaN for an
+    empty cell and for every cell of a category column."""
+    from nnc.base.coding import MISSING
+
+    if all(k == "number" for k in kinds):
+        try:  # the common case, a table of numbers only, at NumPy's speed
+            return np.asarray([[row[j] for j in columns] for row in table.rows],
+                              dtype=np.float64)
+        except ValueError:
+            pass
+    out = np.full((len(table.rows), len(columns)), np.nan)
+    for i, row in enumerate(table.rows):
+        for k, j in enumerate(columns):
+            cell = row[j].strip()
+            if kinds[k] == "number" and cell != MISSING:
+                out[i, k] = float(cell)
+    return out
+
+
+def text_array(table: CsvTable, columns: Sequence[int]) -> np.ndarray:
+    """The cells of ``columns`` as strings [rows, len(columns)], spaces stripped."""
+    return np.asarray([[row[j].strip() for j in columns] for row in table.rows], dtype=str) \
+        .reshape(len(table.rows), len(columns))
+
+
+def label_cells(table: CsvTable, column: int, origin: Origin) -> np.ndarray:
+    """A label column: float64 [rows] when every cell is a number, else its words (str);
+    an empty cell is a DataError at its line."""
+    from nnc.base.coding import column_kinds
+
+    cells = [row[column].strip() for row in table.rows]
+    for cell, line in zip(cells, table.lines):
+        if not cell:
+            raise DataError(Problem("empty label cell", file=table.file, line=line,
+                                    path=f"column {_quoted(origin.label or '')}"))
+    kind, = column_kinds([[c] for c in cells], [origin.label or ""], table.lines, table.file)
+    return np.asarray(cells, dtype=np.float64 if kind == "number" else str)
 
 
 def read_csv(path: Path, delimiter: str = ",", header_required: bool = True) -> CsvTable:
@@ -253,6 +301,7 @@ def read_csv(path: Path, delimiter: str = ",", header_required: bool = True) -> 
                     width = len(row)
                     if header_required or not all(_is_number(c) for c in row):
                         header, header_line = [name.strip() for name in row], line
+                        _check_header(header, str(path), line)
                         continue
                 if len(row) != width:
                     raise DataError(_ragged(row, header, width, str(path), line))
@@ -271,6 +320,17 @@ def read_csv(path: Path, delimiter: str = ",", header_required: bool = True) -> 
         raise DataError(Problem("no samples: the file has only its header row", file=str(path),
                                 line=header_line))
     return CsvTable(str(path), header, rows, lines, header_line)
+
+
+def _check_header(header: list[str], file: str, line: int) -> None:
+    """Column names must be distinct: a name picks one column."""
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise DataError(Problem(f"column '{name}' appears {header.count(name)} times in "
+                                    "the header; each column needs its own name", file=file,
+                                    line=line))
+        seen.add(name)
 
 
 def _rows(reader: Any) -> Iterator[tuple[int, list[str]]]:

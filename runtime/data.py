@@ -12,12 +12,13 @@ split), so a seed gives the same arrays everywhere.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import cast
 
 import numpy as np
 
+from nnc.base.coding import NO_CODING, Coding, class_names_of, fit_columns, is_number, label_texts
 from nnc.base.errors import DataError
 from nnc.base.inputs import CHUNK, Origin, as_features, as_rows, check_finite, class_labels, units
 from nnc.base.losses import LOSSES
@@ -67,8 +68,10 @@ class Dataset:
     x_train: float32 [N, D], C-contiguous, preprocessed.
     y_train: int64 [N] class labels (classification losses), or float32 [N, outputs] (mse).
     x_val, y_val: the same for the validation set ([0, D] when there is none).
-    x_val_raw: float32 [M, D], x_val before preprocessing (what the exported model takes).
+    x_val_raw: x_val as the exported model takes it: float32 [M, D] before preprocessing,
+    or a CSV table's cells [M, columns] (float with NaN where empty, or strings).
     image: the shape of the image a sample's features are, if they are one.
+    coding: feature and class names, a table's column coding, the targets' standardization.
     """
 
     x_train: np.ndarray
@@ -80,6 +83,7 @@ class Dataset:
     classes: int | None
     name: str
     image: tuple[int, ...] | None = None
+    coding: Coding = NO_CODING
 
     def raw_train(self, limit: int) -> np.ndarray:
         """Up to ``limit`` training samples as the data had them (before preprocessing)."""
@@ -89,11 +93,12 @@ class Dataset:
         return np.asarray(x / self.preprocess.scale + self.preprocess.shift)
 
 
-def load_data(data: DataSpec, *, base_dir: Path, features: int, outputs: int, loss: str,
-              seed: int, spec_file: str) -> Dataset:
+def load_data(data: DataSpec, *, base_dir: Path, features: int | None, outputs: int | None,
+              loss: str, seed: int, spec_file: str) -> Dataset:
     """Load the source of ``data``, check it fits the network, split it and preprocess it.
 
-    features: the product of the network's input shape; outputs: its output units;
+    features: the product of the network's input shape; outputs: its output units (None:
+    not known yet, to learn how many features the data gives the network);
     loss: the spec's loss; base_dir: the folder relative paths are relative to.
     Raises DataError.
     """
@@ -101,96 +106,197 @@ def load_data(data: DataSpec, *, base_dir: Path, features: int, outputs: int, lo
     raw = SOURCES[key](section, SourceContext(Path(base_dir), spec_file, f"data.{key}", seed))
     return make_dataset(raw, features=features, outputs=outputs, loss=loss, seed=seed,
                         val_split=data.val_split, standardize=data.standardize,
-                        spec_file=spec_file)
+                        spec_file=spec_file, standardize_targets=data.standardize_targets)
 
 
 def from_arrays(x: np.ndarray, y: np.ndarray, x_val: np.ndarray | None = None,
                 y_val: np.ndarray | None = None, *, features: int, outputs: int, loss: str,
-                seed: int = 0, val_split: float = 0.2, standardize: bool = False) -> Dataset:
+                seed: int = 0, val_split: float = 0.2, standardize: bool = False,
+                standardize_targets: bool | None = None) -> Dataset:
     """A Dataset from arrays in memory (the Python API's ``nnc.train(spec, x=..., y=...)``),
     with the same checks, split and preprocessing as a data file."""
     if (x_val is None) != (y_val is None):
         raise DataError("give both x_val and y_val, or neither", file="<arrays>")
     for name, given in (("x", x), ("y", y), ("x_val", x_val), ("y_val", y_val)):
         a = np.asarray(given) if given is not None else None
-        if a is not None and (a.ndim == 0 or a.dtype.kind not in "fiub"):
+        words = name.startswith("y") and a is not None and a.dtype.kind in "US"
+        if a is not None and (a.ndim == 0 or (a.dtype.kind not in "fiub" and not words)):
             raise DataError(f"{name} must be an array of numbers with one row per sample "
                             f"(got {a.dtype}, shape {list(a.shape)})", file="<arrays>")
     raw = Raw("arrays", as_rows(np.asarray(x)), np.asarray(y), Origin("<arrays>"), "x",
               x_val=None if x_val is None else as_rows(np.asarray(x_val)),
               y_val=None if y_val is None else np.asarray(y_val))
     return make_dataset(raw, features=features, outputs=outputs, loss=loss, seed=seed,
-                        val_split=val_split, standardize=standardize, spec_file="<arrays>")
+                        val_split=val_split, standardize=standardize, spec_file="<arrays>",
+                        standardize_targets=standardize_targets)
 
 
-def make_dataset(raw: Raw, *, features: int, outputs: int, loss: str, seed: int,
-                 val_split: float, standardize: bool, spec_file: str) -> Dataset:
+def make_dataset(raw: Raw, *, features: int | None, outputs: int | None, loss: str, seed: int,
+                 val_split: float, standardize: bool, spec_file: str,
+                 standardize_targets: bool | None = None) -> Dataset:
     """Check samples read by a source against the network, split and preprocess them."""
-    classes = check_network(raw, features, outputs, loss, spec_file)
-    x, y = check_samples(raw, raw.x, raw.y, "x", "y", loss, outputs)
+    names = class_names(raw, outputs, loss)
+    classes = check_network(raw, features, outputs, loss, names)
+    x, y = check_samples(raw, raw.x, raw.y, "x", "y", loss, outputs, names)
     if raw.x_val is not None:
         given_y_val = cast(np.ndarray, raw.y_val)  # a source gives both or neither
-        x_val, y_val = check_samples(raw, raw.x_val, given_y_val, "x_val", "y_val", loss, outputs)
-        x_train, x_val_raw = as_float(x), as_float(x_val)
+        x_val, y_val = check_samples(raw, raw.x_val, given_y_val, "x_val", "y_val", loss,
+                                     outputs, names)
+        x_train, x_val_raw = _rows_of(x, None, raw), _rows_of(x_val, None, raw)
     else:
         train, val = split(len(y), val_split, y if classes else None, seed)
-        x_train, y, x_val_raw, y_val = take(x, train), y[train], take(x, val), y[val]
+        x_train, y, x_val_raw, y_val = _rows_of(x, train, raw), y[train], \
+            _rows_of(x, val, raw), y[val]
+    coding = Coding(feature_names=raw.feature_names, class_names=names)
+    if raw.kinds is not None:  # a CSV table: fill empty cells, one-hot its categories
+        coding = replace(coding, columns=fit_columns(cast(tuple[str, ...], raw.feature_names),
+                                                     raw.kinds, x_train))
+        x_train = coding.encode(x_train)
+        check_width(raw, coding, features)
+    x_val = coding.encode(x_val_raw) if raw.kinds is not None else x_val_raw
+    if _standardizes_targets(loss, standardize_targets) and len(y):
+        mean, std = moments(y)
+        scale = np.where(std > 0, std, 1.0)
+        coding = replace(coding, target_shift=tuple(float(v) for v in mean),
+                         target_scale=tuple(float(v) for v in scale))
+        y = ((y - mean) / scale).astype(np.float32)
+        y_val = ((y_val - mean) / scale).astype(np.float32)
     preprocess = fit(x_train, standardize=standardize, pixels=raw.pixels)
-    x_val = x_val_raw
     if preprocess is not None:
         preprocess.apply(x_train, inplace=True)
-        x_val = preprocess.apply(x_val_raw)
+        x_val = preprocess.apply(x_val)
     return Dataset(x_train, y, x_val, y_val, x_val_raw, preprocess, classes, raw.name,
-                   raw.image)
+                   raw.image, coding)
+
+
+def _rows_of(x: np.ndarray, rows: np.ndarray | None, raw: Raw) -> np.ndarray:
+    """x[rows] (every row: None) as the model takes it: float32 features, or a table's
+    cells as they are."""
+    if raw.kinds is None:
+        return as_float(x) if rows is None else take(x, rows)
+    picked = x if rows is None else x[rows]
+    return picked.astype(np.float32) if picked.dtype.kind == "f" else picked
+
+
+def _standardizes_targets(loss: str, setting: bool | None) -> bool:
+    """data.standardize_targets, by default on for a regression loss."""
+    return (not LOSSES[loss].classification) if setting is None else \
+        setting and not LOSSES[loss].classification
+
+
+def data_width(data: DataSpec, *, base_dir: Path, loss: str, seed: int, spec_file: str) -> int:
+    """How many features per sample the data gives the network (a table's after filling
+    and one-hot encoding), to size a network whose spec leaves out ``input``."""
+    dataset = load_data(data, base_dir=base_dir, features=None, outputs=None, loss=loss,
+                        seed=seed, spec_file=spec_file)
+    return int(dataset.x_train.shape[1])
 
 
 # ------------------------------------------------------------------------- checks
 
-def check_network(raw: Raw, features: int, outputs: int, loss: str, spec_file: str) -> int | None:
+def class_names(raw: Raw, outputs: int | None, loss: str) -> tuple[str, ...] | None:
+    """The names of the classes when the labels are not class indices already (words, or
+    numbers such as 2 and 4); None for regression and for labels 0..C-1."""
+    entry = LOSSES[loss]
+    if not entry.classification or (raw.y.ndim != 1 and not (raw.y.ndim == 2
+                                                             and raw.y.shape[1] == 1)):
+        return None
+    units = 2 if entry.labels == "binary" else outputs if outputs is not None else 1 << 62
+    return class_names_of(raw.y.reshape(len(raw.y)), units)
+
+
+def check_network(raw: Raw, features: int | None, outputs: int | None, loss: str,
+                  names: tuple[str, ...] | None = None) -> int | None:
     """The number of classes the loss trains on (None for mse), after the checks that compare
     the whole data set with the network: features per sample, output units, classes."""
     origin = raw.origin
     if len(raw.x) == 0:
         raise origin.error(f"{raw.subject} has no samples")
-    if raw.x.shape[1] != features:
+    if features is not None and raw.kinds is None and raw.x.shape[1] != features:
         raise origin.error(f"{raw.subject} has {raw.x.shape[1]} features per sample",
                            f", but the network's input has {features}")
     if raw.x_val is not None and raw.x_val.shape[1] != raw.x.shape[1]:
         raise origin.error(f"x_val has {raw.x_val.shape[1]} features per sample",
                            f", but x has {raw.x.shape[1]}")
     labels = LOSSES[loss].labels  # the compiler checked the output units against the loss
+    found = len(names) if names is not None else raw.classes
+    listed = f" ({_listing(names)})" if names is not None else ""
     if labels == "binary":
-        if raw.classes not in (None, 2):
-            raise origin.error(f"{raw.subject} has {raw.classes} classes",
-                               f", but {loss} takes 2 (labels 0 and 1)")
+        if found not in (None, 2):
+            raise origin.error(f"{raw.subject} has {found} classes{listed}",
+                               f", but {loss} takes 2 (labels 0 and 1)", part="y")
         return 2
     if labels == "classes":
-        if raw.classes is not None and raw.classes != outputs:
-            raise origin.error(f"{raw.subject} has {raw.classes} classes",
-                               f", but the network has {units(outputs)}")
+        if outputs is None:
+            return found if found is not None else int(raw.y.max()) + 1
+        if found is not None and found != outputs:
+            raise origin.error(f"{raw.subject} has {found} classes{listed}",
+                               f", but the network has {units(outputs)}", part="y")
         return outputs
     return None
 
 
+def _listing(names: tuple[str, ...]) -> str:
+    return ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
+
+
+def check_width(raw: Raw, coding: Coding, features: int | None) -> None:
+    """A table's features, once its categories are one-hot encoded, must fill the input."""
+    width = cast(int, coding.width)
+    if features is not None and width != features:
+        expanded = " (its category columns one-hot encoded)" if coding.text_input else ""
+        raise raw.origin.error(f"{raw.subject} has {width} features per sample{expanded}",
+                               f", but the network's input has {features}")
+
+
 def check_samples(raw: Raw, x: np.ndarray, y: np.ndarray, x_name: str, y_name: str, loss: str,
-                  outputs: int) -> tuple[np.ndarray, np.ndarray]:
+                  outputs: int | None, names: tuple[str, ...] | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """x with finite values; y as int64 [N] labels or float32 [N, outputs] targets."""
     if len(y) != len(x):
         raise raw.origin.error(f"{x_name} has {len(x)} samples", f", but {y_name} has {len(y)}")
-    check_finite(x, raw.origin, x_name, "feature")  # pixels (uint8) always are
+    if raw.kinds is None:  # a table's cells were checked as they were read
+        check_finite(x, raw.origin, x_name, "feature")  # pixels (uint8) always are
     entry = LOSSES[loss]
     if entry.classification:
+        if names is not None:
+            return x, named_labels(y, names, raw.origin, y_name)
+        if y.dtype.kind in "US":
+            raise raw.origin.error(f"{y_name} holds words, but {x_name} was labelled with "
+                                   "numbers")
         binary = loss if entry.labels == "binary" else None
-        return x, class_labels(y, raw.origin, y_name, outputs, binary)
+        top = outputs if outputs is not None else 1 << 62
+        return x, class_labels(y, raw.origin, y_name, top, binary)
+    if y.dtype.kind in "US":
+        cells = np.asarray(y, dtype=str).reshape(-1)
+        bad = next(i for i, cell in enumerate(cells) if not is_number(cell))
+        raise raw.origin.error(f"{str(y.reshape(-1)[bad])[:40]!r} is not a number",
+                               f" ({loss} learns numeric targets)", part=y_name, row=bad)
     noun = y_name if raw.origin.field is None else raw.subject
     return x, targets(y, raw.origin, y_name, outputs,
                       noun="the label column" if raw.origin.lines is not None else noun)
 
 
-def targets(y: np.ndarray, origin: Origin, part: str, outputs: int, noun: str) -> np.ndarray:
+def named_labels(y: np.ndarray, names: tuple[str, ...], origin: Origin, part: str) -> np.ndarray:
+    """Labels that name classes (words, or numbers such as 2 and 4) as int64 indices into
+    the sorted ``names``; a label that is none of them is a DataError at its row."""
+    texts = label_texts(np.asarray(y).reshape(len(y)))
+    found, inverse = np.unique(texts, return_inverse=True)
+    lookup = {name: i for i, name in enumerate(names)}
+    index = np.asarray([lookup.get(str(f), -1) for f in found], dtype=np.int64)[inverse]
+    bad = np.flatnonzero(index < 0)
+    if len(bad):
+        raise origin.error(f"label {texts[bad[0]][:40]!r}",
+                           f" is not one of the classes ({_listing(names)})", part=part,
+                           row=int(bad[0]))
+    return index.astype(np.int64)
+
+
+def targets(y: np.ndarray, origin: Origin, part: str, outputs: int | None,
+            noun: str) -> np.ndarray:
     """Regression targets as float32 [N, outputs]; ``noun`` names them in messages."""
     y = as_rows(y)
-    if y.shape[1] != outputs:
+    if outputs is not None and y.shape[1] != outputs:
         what = f"{y.shape[1]} targets" if y.shape[1] != 1 else "1 target"
         raise origin.error(f"{noun} has {what} per sample",
                            f", but the network has {units(outputs)}", part=part)

@@ -87,10 +87,11 @@ def batches(sess: "ort.InferenceSession", x: np.ndarray, outputs: list[str],
             batch: int = BATCH) -> Iterator[list[np.ndarray]]:
     """The model's ``outputs`` for x [n, ...], batch by batch (x was checked finite); an
     empty x runs once, on no rows."""
-    name = sess.get_inputs()[0].name
+    given = sess.get_inputs()[0]
+    dtype = str if given.type == "tensor(string)" else np.float32  # a table's cells, or numbers
     for start in range(0, max(len(x), 1), batch):
-        chunk = np.ascontiguousarray(x[start:start + batch], dtype=np.float32)
-        yield sess.run(outputs, {name: chunk})
+        chunk = np.ascontiguousarray(x[start:start + batch], dtype=dtype)
+        yield sess.run(outputs, {given.name: chunk})
 
 
 def run(sess: "ort.InferenceSession", x: np.ndarray, outputs: list[str],

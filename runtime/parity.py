@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import onnx
 
+from nnc.base.coding import NO_CODING, Coding
 from nnc.base.errors import ParityError
 from nnc.compiler.onnx_export import export_onnx
 from nnc.compiler.plan import Plan
@@ -39,22 +40,29 @@ class Parity:
 
 
 def numpy_scores(plan: Plan, params: ParamStore, x_raw: np.ndarray,
-                 preprocess: Preprocess | None) -> tuple[np.ndarray, Executor]:
-    """The NumPy runtime's scores for raw inputs, and the executor (for its node values)."""
-    x = preprocess.apply(x_raw) if preprocess is not None else np.asarray(x_raw, np.float32)
+                 preprocess: Preprocess | None, coding: Coding = NO_CODING
+                 ) -> tuple[np.ndarray, Executor]:
+    """The NumPy runtime's scores for raw inputs (a table's cells, for a model of a table),
+    as the exported model gives them (regression targets in their units), and the executor
+    (for its node values)."""
+    x = coding.encode(x_raw)
+    x = preprocess.apply(x, inplace=coding.columns is not None) if preprocess is not None \
+        else x  # in place only in encode's own array, never in x_raw
     executor = Executor(plan, params, max(len(x), 1), training=False)
-    return executor.forward(np.ascontiguousarray(x, dtype=np.float32)), executor
+    scores = executor.forward(np.ascontiguousarray(x, dtype=np.float32))
+    return coding.targets_in_units(scores), executor
 
 
 def check_parity(plan: Plan, params: ParamStore, model: onnx.ModelProto, x_raw: np.ndarray,
-                 preprocess: Preprocess | None, threads: int | None = None) -> Parity:
+                 preprocess: Preprocess | None, threads: int | None = None,
+                 coding: Coding = NO_CODING) -> Parity:
     """Run both on ``x_raw``; raise ParityError naming the first node where they disagree."""
-    expected, executor = numpy_scores(plan, params, x_raw, preprocess)
+    expected, executor = numpy_scores(plan, params, x_raw, preprocess, coding)
     got, = onnx_run.run(onnx_run.session(model, threads), x_raw, ["scores"])
     parity = Parity(len(x_raw), float(np.abs(got - expected).max(initial=0.0)),
                     float(np.abs(expected).max(initial=0.0)))
     if not parity.ok:
-        where = first_disagreement(plan, params, executor, x_raw, preprocess, model)
+        where = first_disagreement(plan, params, executor, x_raw, preprocess, model, coding)
         raise ParityError(f"onnxruntime disagrees with the NumPy runtime: max abs diff "
                           f"{parity.max_abs_diff:.3g} on {parity.samples} samples "
                           f"(relative {parity.relative:.3g} > {TOLERANCE:g}); {where}")
@@ -62,12 +70,13 @@ def check_parity(plan: Plan, params: ParamStore, model: onnx.ModelProto, x_raw: 
 
 
 def first_disagreement(plan: Plan, params: ParamStore, executor: Executor, x_raw: np.ndarray,
-                       preprocess: Preprocess | None, model: onnx.ModelProto) -> str:
+                       preprocess: Preprocess | None, model: onnx.ModelProto,
+                       coding: Coding = NO_CODING) -> str:
     """Export every node's value as an output and compare node by node."""
     opset = model.opset_import[0].version
     pre = (preprocess.shift, preprocess.scale) if preprocess is not None else None
     probe = export_onnx(plan.graph, params.state_dict(), opset=opset, preprocess=pre,
-                        intermediates=True)
+                        intermediates=True, coding=coding)
     sess = onnx_run.session(probe)
     names = [o.name for o in sess.get_outputs()]
     values = dict(zip(names, onnx_run.run(sess, x_raw, names)))

@@ -14,16 +14,21 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
-from nnc.base.errors import DataError, brief
+from nnc.base.coding import NO_CODING, Coding, label_texts
+from nnc.base.errors import DataError, Problem, brief
 from nnc.base.files import write_atomic
 from nnc.base.inputs import (
+    CsvTable,
     Origin,
     as_rows,
     check_finite,
     class_labels,
+    label_cells,
     read_csv,
     read_npy,
     read_npz_samples,
+    table_cells,
+    text_array,
 )
 from nnc.base.losses import LOSSES, Loss
 from nnc.runtime import onnx_run
@@ -37,38 +42,66 @@ FORMATS = (".npy", ".npz", ".csv")
 
 @dataclass
 class Inputs:
-    """Features [n, *shape] (memory-mapped for .npy), the labels as read if the file has
-    them, and where they came from (for messages)."""
+    """Features [n, *shape] (memory-mapped for .npy; a table's cells for a model of a
+    table), the labels as read if the file has them, where they came from (for messages),
+    and notes for the user (columns ignored, categories not seen in training)."""
 
     x: np.ndarray
     y: np.ndarray | None
     origin: Origin
+    notes: tuple[str, ...] = ()
 
     @property
     def file(self) -> str:
         return self.origin.file
 
-    def labels(self, units: int, loss: Loss) -> np.ndarray:
+    def labels(self, units: int, loss: Loss, coding: Coding = NO_CODING) -> np.ndarray:
         """The labels as the model's ``loss`` takes them: int64 class indices of a model with
-        ``units`` outputs, or float targets [n, units]."""
+        ``units`` outputs (by name when its classes have names), or float targets [n, units]."""
         assert self.y is not None
         if len(self.y) != len(self.x):
             raise DataError(f"y has shape {list(self.y.shape)}, expected one label per sample "
                             f"([{len(self.x)}])", file=self.file)
         if not loss.classification:
+            if self.y.dtype.kind in "US":
+                raise DataError(f"the labels are words, but the model was trained with "
+                                f"{loss.name} on numbers", file=self.file)
             y = as_rows(self.y)
             if y.shape[1] != units:
                 raise DataError(f"y has {y.shape[1]} targets per sample, but the model gives "
                                 f"{units}", file=self.file)
             check_finite(y, self.origin, "y", "target")
             return np.asarray(y, dtype=np.float64)
+        if coding.class_names is not None:
+            return class_indices(self.y, coding.class_names, self.origin)
+        if self.y.dtype.kind in "US":
+            raise DataError("the labels are words, but the model's classes have no names "
+                            "(it was trained on class indices)", file=self.file)
         binary = f"the model's loss, {loss.name}," if loss.labels == "binary" else None
         return class_labels(self.y, self.origin, "y", units, binary)
 
 
-def read_inputs(path: str | os.PathLike[str], label: str | None = None) -> Inputs:
+def class_indices(y: np.ndarray, names: tuple[str, ...], origin: Origin) -> np.ndarray:
+    """Labels that name the model's classes, as their indices; one the model does not know
+    is a DataError at its row."""
+    texts = label_texts(np.asarray(y).reshape(len(y)))
+    lookup = {name: i for i, name in enumerate(names)}
+    found, inverse = np.unique(texts, return_inverse=True)
+    index = np.asarray([lookup.get(str(f), -1) for f in found], dtype=np.int64)[inverse]
+    bad = np.flatnonzero(index < 0)
+    if len(bad):
+        shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
+        raise origin.error(f"label {texts[bad[0]][:40]!r}", f" is not one of the model's "
+                           f"classes ({shown})", part="y", row=int(bad[0]))
+    return index
+
+
+def read_inputs(path: str | os.PathLike[str], label: str | None = None,
+                coding: Coding = NO_CODING) -> Inputs:
     """Features from .npy (memory-mapped), .npz (`x`, optional `y`; or its only array) or
-    .csv (numbers; a header row is optional; ``label`` names a label column to take out)."""
+    .csv (a header row is optional; ``label`` names a label column to take out). A model
+    that knows its features' names (``coding``) gets a CSV's columns by name, in its
+    order; a model of a table gets the table's cells (empty ones, words)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
@@ -77,18 +110,22 @@ def read_inputs(path: str | os.PathLike[str], label: str | None = None) -> Input
     if label is not None and suffix != ".csv":
         raise DataError(f"--label names a column of a CSV file; labels in a {suffix} file "
                         "come from its array `y`", file=str(path))
+    if coding.text_input and suffix != ".csv":
+        raise DataError("the model takes the cells of a CSV table (it has category columns); "
+                        "give a .csv file", file=str(path))
     if suffix == ".npy":
         inputs = Inputs(read_npy(path), None, Origin(str(path)))
     elif suffix == ".npz":
         inputs = _read_npz(path)
     else:
-        inputs = _read_csv(path, label)
-    check_finite(as_rows(inputs.x), inputs.origin, "x", "feature")
+        return _read_csv(path, label, coding)
+    check_finite(as_rows(inputs.x), inputs.origin, "x", "feature",
+                 missing_ok=coding.columns is not None)
     return inputs
 
 
 def _read_npz(path: Path) -> Inputs:
-    arrays = read_npz_samples(path, None, what="cannot read the input")
+    arrays = read_npz_samples(path, None, what="cannot read the input", text=("y",))
     names = list(arrays)
     key = "x" if "x" in names else names[0] if len(names) == 1 else None
     if key is None:
@@ -98,21 +135,84 @@ def _read_npz(path: Path) -> Inputs:
     return Inputs(arrays[key], y, Origin(str(path)))
 
 
-def _read_csv(path: Path, label: str | None) -> Inputs:
+def _read_csv(path: Path, label: str | None, coding: Coding) -> Inputs:
     table = read_csv(path, header_required=False)
-    cells = table.numbers()
     lines = np.asarray(table.lines, dtype=np.int64)
-    if label is None:
-        return Inputs(cells, None, Origin(str(path), lines=lines, columns=tuple(table.names)))
-    col = table.column(label)
-    features = [j for j in range(cells.shape[1]) if j != col]
-    origin = Origin(str(path), lines=lines, columns=tuple(table.names[j] for j in features),
-                    label=label)
-    return Inputs(np.ascontiguousarray(cells[:, features]), cells[:, col], origin)
+    col = table.column(label) if label is not None else None
+    names = coding.feature_names
+    notes: list[str] = []
+    if names is not None and table.header is not None:
+        features = _by_name(table, names, col, notes)
+    else:
+        features = [j for j in range(len(table.names)) if j != col]
+    columns = tuple(table.names[j] for j in features)
+    origin = Origin(str(path), lines=lines, columns=columns, label=label)
+    y = label_cells(table, col, origin) if col is not None else None
+    if coding.columns is None:
+        cells = table.numbers() if col is None else _numbers(table, features)
+        check_finite(cells, origin, "x", "feature")
+        return Inputs(cells, y, origin, tuple(notes))
+    if len(features) != len(coding.columns):
+        raise DataError(f"has {len(features)} feature columns, but the model takes "
+                        f"{len(coding.columns)}", file=str(path))
+    kinds: list[str] = [c.kind for c in coding.columns]
+    _check_numbers(table, features, kinds, origin)
+    numbers = table_cells(table, features, kinds)
+    check_finite(numbers, origin, "x", "feature", missing_ok=True)
+    x = text_array(table, features) if coding.text_input else numbers.astype(np.float32)
+    notes.extend(coding.unseen(x) if coding.text_input else [])
+    return Inputs(x, y, origin, tuple(notes))
+
+
+def _numbers(table: CsvTable, features: list[int]) -> np.ndarray:
+    """The feature columns of a table of numbers (no empty cell), as float64."""
+    picked = CsvTable(table.file, None if table.header is None else
+                      [table.header[j] for j in features],
+                      [[row[j] for j in features] for row in table.rows], table.lines,
+                      table.header_line)
+    return picked.numbers()
+
+
+def _check_numbers(table: CsvTable, features: list[int], kinds: list[str],
+                   origin: Origin) -> None:
+    """Each cell of a number column is a number or empty."""
+    from nnc.base.coding import MISSING, is_number
+
+    for k, (j, kind) in enumerate(zip(features, kinds)):
+        if kind != "number":
+            continue
+        for row, line in zip(table.rows, table.lines):
+            cell = row[j].strip()
+            if cell != MISSING and not is_number(cell):
+                raise DataError(Problem(f"{cell[:40]!r} is not a number (the model learned "
+                                        "this column as numbers)", file=table.file, line=line,
+                                        path=f"column '{origin.columns[k]}'"))
+
+
+def _by_name(table: CsvTable, names: tuple[str, ...], label: int | None,
+             notes: list[str]) -> list[int]:
+    """The columns of ``names``, in that order; a missing one is a DataError, others are
+    ignored with a note."""
+    header = table.header or []
+    where = {name: j for j, name in enumerate(header)}
+    missing = [n for n in names if n not in where]
+    if missing:
+        shown = ", ".join(f"'{n}'" for n in missing[:5]) + (", ..." if len(missing) > 5 else "")
+        raise DataError(Problem(f"no column {shown}: the model takes the features "
+                                f"{', '.join(names[:20])}{', ...' if len(names) > 20 else ''}",
+                                file=table.file, line=table.header_line))
+    extra = [h for j, h in enumerate(header) if h not in names and j != label]
+    if extra:
+        notes.append(f"{table.file}: columns the model does not take were ignored: "
+                     f"{', '.join(extra[:10])}{', ...' if len(extra) > 10 else ''}")
+    return [where[n] for n in names]
 
 
 def check_shape(sess: "ort.InferenceSession", inputs: Inputs, model_file: str) -> None:
     """The input's feature shape must be the model's (batch dimension aside)."""
+    if sess.get_inputs()[0].type == "tensor(string)" and inputs.x.dtype.kind not in "US":
+        raise DataError(f"{model_file} takes a table's cells as text; give a .csv file",
+                        file=inputs.file)
     dims = sess.get_inputs()[0].shape[1:]
     got = list(inputs.x.shape[1:])
     if len(inputs.x.shape) < 2 or any(isinstance(d, int) and d != g for d, g in zip(dims, got)) \
@@ -137,18 +237,44 @@ def model_loss(sess: "ort.InferenceSession", units: int) -> Loss:
     return LOSSES["binary_cross_entropy" if units == 1 else "softmax_cross_entropy"]
 
 
+def model_coding(sess: "ort.InferenceSession", model_file: str) -> Coding:
+    """What the model's inputs and outputs mean, as nnc recorded it in its metadata
+    (feature and class names, a table's columns); nothing for other models."""
+    import json
+
+    text = sess.get_modelmeta().custom_metadata_map.get("coding")
+    if text is None:
+        return NO_CODING
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise DataError("its metadata `coding` is not JSON", file=model_file) from None
+    coding = Coding.from_dict(data, model_file)
+    given = sess.get_inputs()[0]
+    if coding.columns is not None and (given.type == "tensor(string)") != coding.text_input:
+        raise DataError("its metadata `coding` does not match its input", file=model_file)
+    return coding
+
+
 def predict_to_file(sess: "ort.InferenceSession", x: np.ndarray, output: str,
-                    classify: Loss | None, out: Path) -> int:
+                    classify: Loss | None, out: Path,
+                    names: tuple[str, ...] | None = None) -> int:
     """Write predictions to ``out`` (.npy) atomically, batch by batch (bounded memory): the
-    ``output``, or with ``classify`` the classes its loss predicts; returns the rows."""
-    dtype = np.dtype(np.int64 if classify else np.float32)
+    ``output``, or with ``classify`` the classes its loss predicts (by their ``names``, if
+    given: a .npy of strings); returns the rows."""
+    width = max((len(n) for n in names), default=1) if names is not None else 0
+    dtype = np.dtype(f"<U{width}" if names is not None else np.int64 if classify
+                     else np.float32)
     header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
               "shape": (len(x),) if classify else (len(x), units_of(sess, output))}
+    table = np.asarray(names, dtype=dtype) if names is not None else None
 
     def write(f: BinaryIO) -> None:
         np.lib.format.write_array_header_1_0(f, header)
         for scores, in onnx_run.batches(sess, x, [output]):
             rows = classify.classify(scores) if classify else scores
+            if table is not None:
+                rows = table[rows]
             f.write(np.ascontiguousarray(rows, dtype=dtype).tobytes())
 
     write_atomic(out, write)
@@ -185,8 +311,10 @@ def session_for(model_path: str | os.PathLike[str], threads: int | None = None
         raise DataError(f"not a model `nnc predict` runs: {problem}", file=where)
     dims = [d if isinstance(d, int) else 1 for d in sess.get_inputs()[0].shape[1:]]
     if math.prod(dims) <= DRY_RUN_FEATURES:
+        text = sess.get_inputs()[0].type == "tensor(string)"  # a table's cells: "" is empty
+        probe = np.full([2, *dims], "", dtype=str) if text else np.zeros([2, *dims], np.float32)
         try:
-            sess.run(None, {sess.get_inputs()[0].name: np.zeros([2, *dims], np.float32)})
+            sess.run(None, {sess.get_inputs()[0].name: probe})
         except Exception as e:  # onnxruntime's own errors (Fail, InvalidArgument, ...)
             raise DataError(f"onnxruntime fails to run this model: {brief(e, 200)}",
                             file=where) from None
@@ -195,12 +323,16 @@ def session_for(model_path: str | os.PathLike[str], threads: int | None = None
 
 def _signature_problem(sess: "ort.InferenceSession") -> str | None:
     inputs, outputs = sess.get_inputs(), sess.get_outputs()
-    if len(inputs) != 1 or inputs[0].type != "tensor(float)" or len(inputs[0].shape) < 2:
+    if len(inputs) != 1 or inputs[0].type not in ("tensor(float)", "tensor(string)") \
+            or len(inputs[0].shape) < 2:
         found = ", ".join(f"{i.name} {i.type} {i.shape}" for i in inputs)
         return f"it needs one float input [batch, features...] (found: {found})"
     if "scores" not in [o.name for o in outputs]:
         return f"no `scores` output (found: {', '.join(o.name for o in outputs)})"
     for o in outputs:
-        if o.type != "tensor(float)" or len(o.shape) != 2 or not isinstance(o.shape[1], int):
+        if o.name == "label":  # the predicted class: its index, or its name
+            if o.type not in ("tensor(int64)", "tensor(string)") or len(o.shape) != 1:
+                return f"output 'label' is {o.type} {o.shape}, expected int64 or string [batch]"
+        elif o.type != "tensor(float)" or len(o.shape) != 2 or not isinstance(o.shape[1], int):
             return f"output {o.name!r} is {o.type} {o.shape}, expected float [batch, units]"
     return None

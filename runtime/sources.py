@@ -18,9 +18,20 @@ from pathlib import Path
 
 import numpy as np
 
+from nnc.base.coding import column_kinds
 from nnc.base.errors import DataError, Problem
 from nnc.base.files import MISSING, require_file
-from nnc.base.inputs import Origin, as_rows, read_csv, read_npz_samples, shape_text
+from nnc.base.inputs import (
+    Origin,
+    as_rows,
+    check_finite,
+    label_cells,
+    read_csv,
+    read_npz_samples,
+    shape_text,
+    table_cells,
+    text_array,
+)
 from nnc.spec.sections import BreastCancer, Csv, Digits, Function, Npz, Spiral
 
 SYNTHETIC_STREAM = 1  # spawn key of the generator that makes synthetic samples
@@ -55,7 +66,10 @@ class Raw:
     """Samples as a source read them.
 
     x: [N, D] numbers as read (float32 for the built-in sets, uint8 pixels for CIFAR-10);
-    y: [N] or [N, k] numbers as read. They are checked before they become float32.
+    for a CSV table, its feature cells: float with NaN where empty, or strings when a
+    column holds categories (``kinds`` says which; the coding is fitted after the split).
+    y: [N] or [N, k] numbers as read, or words naming classes. They are checked before
+    they become float32.
     x_val, y_val: a validation set the source brought along (then val_split is ignored).
     """
 
@@ -69,6 +83,8 @@ class Raw:
     y_val: np.ndarray | None = None
     pixels: str | None = None      # CIFAR-10's own preprocessing: mean_image|standardize|scale
     image: tuple[int, ...] | None = None  # the image a sample's features are (reports draw it)
+    feature_names: tuple[str, ...] | None = None  # a CSV header's, an .npz's feature_names
+    kinds: tuple[str, ...] | None = None  # a CSV table's columns: "number" or "category"
 
 
 # --------------------------------------------------------------------------- built-in
@@ -146,10 +162,12 @@ def function(section: Function, ctx: SourceContext) -> Raw:
 # ------------------------------------------------------------------------ files
 
 def npz(section: Npz, ctx: SourceContext) -> Raw:
-    """Arrays ``x`` [N, ...] and ``y``, and optionally ``x_val`` and ``y_val``, of a .npz file."""
+    """Arrays ``x`` [N, ...] and ``y`` (numbers, or words naming classes), optionally
+    ``x_val`` and ``y_val``, and ``feature_names`` (one word per feature), of a .npz file."""
     path = ctx.resolve(section.path)
     require_file(path, "a .npz file", missing=MISSING)
-    arrays = read_npz_samples(path, ("x", "y", "x_val", "y_val"), required=("x", "y"))
+    arrays = read_npz_samples(path, ("x", "y", "x_val", "y_val", "feature_names"),
+                              required=("x", "y"), text=("y", "y_val", "feature_names"))
     has_val = [name for name in ("x_val", "y_val") if name in arrays]
     if len(has_val) == 1:
         other = "y_val" if has_val[0] == "x_val" else "x_val"
@@ -158,13 +176,24 @@ def npz(section: Npz, ctx: SourceContext) -> Raw:
     subject = "x"
     if arrays["x"].ndim > 2:
         subject = f"x (shape {shape_text(arrays['x'].shape)})"
-    return Raw(f"npz:{section.path}", as_rows(arrays["x"]), arrays["y"],
-               Origin(file=str(path)), subject,
-               x_val=None if x_val is None else as_rows(x_val), y_val=arrays.get("y_val"))
+    x = as_rows(arrays["x"])
+    names = arrays.get("feature_names")
+    feature_names = None
+    if names is not None:
+        if names.dtype.kind not in "US" or names.shape != (x.shape[1],):
+            raise DataError(f"feature_names must be {x.shape[1]} words, one per feature of x "
+                            f"(found {names.dtype}, shape {shape_text(names.shape)})",
+                            file=str(path))
+        feature_names = tuple(str(n) for n in names)
+    return Raw(f"npz:{section.path}", x, arrays["y"], Origin(file=str(path)), subject,
+               x_val=None if x_val is None else as_rows(x_val), y_val=arrays.get("y_val"),
+               feature_names=feature_names)
 
 
 def csv_file(section: Csv, ctx: SourceContext) -> Raw:
-    """A CSV file with a header row: column ``label`` is y, every other column a feature."""
+    """A CSV file with a header row: column ``label`` is y, every other column a feature.
+    Feature columns hold numbers (empty cells allowed) or words (categories); labels are
+    numbers, or words naming classes."""
     path = ctx.resolve(section.path)
     require_file(path, "a .csv file", missing=MISSING)
     table = read_csv(path, section.delimiter, header_required=True)
@@ -172,10 +201,15 @@ def csv_file(section: Csv, ctx: SourceContext) -> Raw:
     if len(table.names) == 1:
         raise DataError(Problem(f"no feature columns: the only column is the label "
                                 f"'{section.label}'", file=str(path), line=table.header_line))
-    cells = table.numbers()
-    features = [j for j in range(cells.shape[1]) if j != label]
+    features = [j for j in range(len(table.names)) if j != label]
+    names = tuple(table.names[j] for j in features)
     origin = Origin(file=str(path), lines=np.asarray(table.lines, dtype=np.int64),
-                    columns=tuple(table.names[j] for j in features), label=section.label)
-    x = np.ascontiguousarray(cells[:, features])
-    return Raw(f"csv:{section.path}", x, cells[:, label], origin,
-               f"the file (every column but '{section.label}')")
+                    columns=names, label=section.label)
+    kinds = column_kinds([[row[j] for j in features] for row in table.rows], names,
+                         table.lines, str(path))
+    numbers = table_cells(table, features, kinds)
+    check_finite(numbers, origin, "x", "feature", missing_ok=True)
+    x = numbers if "category" not in kinds else text_array(table, features)
+    return Raw(f"csv:{section.path}", x, label_cells(table, label, origin), origin,
+               f"the file (every column but '{section.label}')", feature_names=names,
+               kinds=tuple(kinds))

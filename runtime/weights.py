@@ -1,12 +1,15 @@
-"""weights.npz: named float32 parameters (and the input preprocessing), written atomically."""
+"""weights.npz: named float32 parameters (and the input preprocessing and the data's
+coding, see ``nnc.base.coding``), written atomically."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import numpy as np
 
+from nnc.base.coding import NO_CODING, Coding
 from nnc.base.errors import DataError
 from nnc.base.files import write_atomic
 from nnc.base.npz import load_npz, write_npz
@@ -15,24 +18,29 @@ from nnc.runtime.data import Preprocess
 from nnc.runtime.params import ParamStore
 
 SHIFT, SCALE = "preprocess.shift", "preprocess.scale"
+CODING = "data.coding"  # the Coding's JSON, as UTF-8 bytes (uint8: numbers, like the rest)
 
 
 def save_weights(path: str | os.PathLike[str], params: ParamStore,
-                 preprocess: Preprocess | None = None) -> None:
-    """Write every parameter by name (float32), plus ``preprocess.shift/scale`` if any."""
+                 preprocess: Preprocess | None = None, coding: Coding = NO_CODING) -> None:
+    """Write every parameter by name (float32), plus ``preprocess.shift/scale`` if any,
+    and the data's coding if it says anything."""
     arrays = {name: a.astype(np.float32) for name, a in params.state_dict().items()}
     if preprocess is not None:
         arrays[SHIFT], arrays[SCALE] = preprocess.shift, preprocess.scale
+    if not coding.empty:
+        arrays[CODING] = np.frombuffer(coding.to_json().encode(), dtype=np.uint8)
     write_atomic(path, lambda f: write_npz(f, arrays))
 
 
-def load_weights(path: str | os.PathLike[str], plan: Plan) -> tuple[dict[str, np.ndarray],
-                                                                 Preprocess | None]:
+def load_weights(path: str | os.PathLike[str], plan: Plan
+                 ) -> tuple[dict[str, np.ndarray], Preprocess | None, Coding]:
     """Read and check a weights file against ``plan``: every parameter present with its
     shape, nothing unknown, all finite. Raises DataError naming the file and the array."""
     path = Path(path)
     arrays = read_npz(path)
-    check_names_and_shapes(arrays, plan, str(path), extra=(SHIFT, SCALE))
+    check_names_and_shapes(arrays, plan, str(path), extra=(SHIFT, SCALE, CODING))
+    coding = _coding(arrays.pop(CODING, None), str(path))
     preprocess = None
     if SHIFT in arrays or SCALE in arrays:
         features = int(np.prod(plan.graph.input_shape))
@@ -42,7 +50,20 @@ def load_weights(path: str | os.PathLike[str], plan: Plan) -> tuple[dict[str, np
             raise DataError(f"{SHIFT} and {SCALE} must both be [{features}] arrays",
                             file=str(path))
         preprocess = Preprocess(shift, scale)
-    return {p.name: arrays[p.name] for p in plan.graph.params}, preprocess
+    return {p.name: arrays[p.name] for p in plan.graph.params}, preprocess, coding
+
+
+def _coding(stored: np.ndarray | None, file: str) -> Coding:
+    if stored is None:
+        return Coding()
+    if stored.ndim != 1 or not np.all((stored >= 0) & (stored <= 255)
+                                      & (stored == np.round(stored))):
+        raise DataError(f"array {CODING!r} is not UTF-8 text", file=file)
+    try:
+        data = json.loads(stored.astype(np.uint8).tobytes().decode())
+    except (UnicodeDecodeError, ValueError):
+        raise DataError(f"array {CODING!r} is not valid JSON", file=file) from None
+    return Coding.from_dict(data, file)
 
 
 def check_names_and_shapes(arrays: dict[str, np.ndarray], plan: Plan, file: str,

@@ -91,6 +91,10 @@ class DataSpec(OneOf):
     cifar10: Cifar10 | None = None
     val_split: float = Field(0.2, ge=0, lt=1, description="fraction held out for validation")
     standardize: bool = Field(False, description="z-score features, fitted on the training split")
+    standardize_targets: bool | None = Field(
+        None, description="z-score regression targets for training, fitted on the training "
+                          "split; the exported model gives values in the targets' units "
+                          "(default: true for mse)")
 
 
 # ---------------------------------------------------------------------------- train

@@ -60,7 +60,8 @@ def test_both_paths_give_the_same_message(tmp_path: Path, load) -> None:
     with pytest.raises(DataError) as predicting:
         read_inputs(tmp_path / "d.csv", label="label")
     assert training.value.lines() == predicting.value.lines() == \
-        [f"{tmp_path / 'd.csv'}:3:1: column 'a': 'x' is not a number"]
+        [f"{tmp_path / 'd.csv'}:3:1: column 'a': 'x' is not a number, but the column's first "
+         "value '1' (line 2) is one: a column holds numbers or categories (words), not both"]
 
 
 def test_a_row_is_named_by_the_line_it_starts_on(tmp_path: Path) -> None:
@@ -84,7 +85,8 @@ def test_a_header_is_found_by_its_words(tmp_path: Path) -> None:
 @pytest.mark.parametrize("text, expected", [
     ("a,b\n1,2\n1\n", "3:1: column 'b': missing: the row has 1 fields, the header 2"),
     ("1,2\n1\n", "2:1: missing: the row has 1 fields, the first row 2"),
-    ("a,a,b\n1,2,3\n", "1:1: column 'a' appears 2 times in the header"),
+    ("a,a,b\n1,2,3\n", "1:1: column 'a' appears 2 times in the header; each column needs its "
+     "own name"),
 ])
 def test_predict_inputs_are_checked_like_training_data(tmp_path: Path, text, expected) -> None:
     (tmp_path / "d.csv").write_text(text)

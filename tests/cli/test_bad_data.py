@@ -28,7 +28,7 @@ def cases(tmp):
     x = np.random.default_rng(0).standard_normal((30, 4)).astype(np.float32)
     y = np.arange(30) % 3
     write_npz(tmp / "features.npz", x=x[:, :3], y=y)
-    write_npz(tmp / "labels.npz", x=x, y=np.where(y == 2, 7, y))
+    write_npz(tmp / "labels.npz", x=x, y=np.where(np.arange(len(y)) == 5, 7, y))  # one stray
     nan = x.copy()
     nan[4, 2] = np.nan
     write_npz(tmp / "nan.npz", x=nan, y=y)

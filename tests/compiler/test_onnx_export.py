@@ -10,6 +10,7 @@ import pytest
 
 from nnc import pipeline
 from nnc.base.errors import SpecError
+from nnc.base.losses import LOSSES
 from nnc.compiler.onnx_export import export_onnx
 from nnc.runtime import onnx_run
 from nnc.runtime.executor import Executor
@@ -87,10 +88,11 @@ def test_probabilities_output(loss: str, op: str) -> None:
     plan = plan_of(op_spec("relu", outputs, f"loss: {loss}\n"))
     params = random_params(plan, np.float32)
     model = export_onnx(plan.graph, params.state_dict(), probabilities=True)
-    assert [o.name for o in model.graph.output] == ["scores", "probabilities"]
-    assert model.graph.node[-1].op_type == op
+    assert [o.name for o in model.graph.output] == ["scores", "probabilities", "label"]
+    assert next(n for n in model.graph.node if n.output[0] == "probabilities").op_type == op
     x = np.random.default_rng(0).standard_normal((50, 4)).astype(np.float32)
-    scores, probabilities = onnx_run.session(model).run(None, {"input": x})
+    scores, probabilities, label = onnx_run.session(model).run(None, {"input": x})
+    np.testing.assert_array_equal(label, LOSSES[loss].classify(scores))  # the class, by index
     expected = (np.exp(scores) / np.exp(scores).sum(1, keepdims=True) if outputs > 1
                 else 1 / (1 + np.exp(-scores)))
     np.testing.assert_allclose(probabilities, expected, rtol=1e-5, atol=1e-6)

@@ -86,7 +86,7 @@ def test_npz_with_its_own_validation_set_ignores_val_split(load, tmp_path, xy):
      "d.npz: x has no samples"),
     (dict(x=np.zeros((50, 6)), y=np.where(np.arange(50) == 40, 12, 3)), 10,
      "softmax_cross_entropy", "d.npz: y: label 12 at row 40, but the network has 10 output units"),
-    (dict(x=np.zeros((5, 6)), y=np.array([0, 1, -1, 0, 1])), 3, "multiclass_hinge",
+    (dict(x=np.zeros((5, 6)), y=np.array([0, 1, -1, 0, 2])), 3, "multiclass_hinge",
      "d.npz: y: label -1 at row 2, but the network has 3 output units"),
     (dict(x=np.zeros((5, 6)), y=np.array([0, 1, 2, 0, 1])), 1, "binary_cross_entropy",
      "d.npz: y: label 2 at row 2, but binary_cross_entropy takes labels 0 and 1"),
@@ -198,20 +198,29 @@ def test_csv_with_the_label_column_in_the_middle(load, tmp_path):
 def test_csv_targets_for_mse(load, tmp_path):
     (tmp_path / "d.csv").write_text('x,"price"\n1,2.5\n3,"4.5"\n')
     ds = load({"csv": {"path": "d.csv", "label": "price"}, "val_split": 0}, 1, 1, "mse")
-    np.testing.assert_array_equal(ds.y_train, [[2.5], [4.5]])
+    np.testing.assert_array_equal(ds.y_train, [[-1], [1]])  # standardized for training
+    np.testing.assert_array_equal(ds.coding.targets_in_units(ds.y_train), [[2.5], [4.5]])
+    kept = load({"csv": {"path": "d.csv", "label": "price"}, "val_split": 0,
+                 "standardize_targets": False}, 1, 1, "mse")
+    np.testing.assert_array_equal(kept.y_train, [[2.5], [4.5]])
 
 
 @pytest.mark.parametrize("text, expected", [
     ("a,b,y\n1,2,0\n3,4\n", "3:1: column 'y': missing: the row has 2 fields, the header 3"),
     ("a,b,y\n1,2,0\n\n3,4,1,9\n", "4:1: the row has 4 fields, but the header has 3"),
     ("a,b,y\n1,2,0\n3,four,1\n", "3:1: column 'b': 'four' is not a number"),
-    ("a,b,y\n1,2,0\n3,,1\n", "3:1: column 'b': empty cell, expected a number"),
+    ("a,b,y\n1,2,0\n3,4,cat\n1,2,dog\n", "3:1: column 'y': 'cat' is not a number, but the "
+     "column's first value '0' (line 2) is one: a column holds numbers or categories"),
+    ("a,b,y\n1,x,0\n3,4,1\n", "3:1: column 'b': '4' is a number, but the column's first "
+     "value 'x' (line 2) is not one"),
+    ("a,b,y\n1,2,\n", "2:1: column 'y': empty label cell"),
     ("a,b,y\n1,2,0\n3,4,cat\n", "3:1: column 'y': 'cat' is not a number"),
     ("", ": empty file; expected a header row"),
     ("\n\n", ": empty file; expected a header row"),
     ("a,b,y\n", "1:1: no samples: the file has only its header row"),
     ("a,b,lable\n1,2,0\n", "1:1: no label column 'y'"),
-    ("a,b,y\n1,nan,0\n", "2:1: column 'b': NaN (features must be finite numbers)"),
+    ("a,b,y\n1,inf,0\n", "2:1: column 'b': inf (features must be finite numbers)"),
+    ("a,b,y\n1,-1e39,0\n", "2:1: column 'b': -1e+39 (features must be finite numbers, within"),
     ("a,b,y\n1,2,0\n1,2,17\n", "3:1: column 'y': label 17, but the network has 3 output units"),
     ("a,b,y\n1,2,0\n1,2,0.5\n", "3:1: column 'y': label 0.5 is not a class index"),
     ("a,b,y,y\n1,2,0,0\n", "1:1: column 'y' appears 2 times in the header"),
