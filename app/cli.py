@@ -184,6 +184,7 @@ def _train_verb(command: str, run: Callable[..., dict[str, Any]], spec: Path,
     from nnc.sizing_table import sizing_table
 
     prepared = pipeline.prepare(spec, overrides, max_memory=max_memory)
+    _notes(prepared)
     out = pipeline.output_folder(out_dir, prepared)
     if sizing:
         click.echo(sizing_table(prepared.sizing))
@@ -238,7 +239,13 @@ def check(spec: Path, overrides: tuple[str, ...], max_memory: int | None) -> Non
     from nnc import pipeline
 
     prepared = pipeline.check(spec, overrides, max_memory)
+    _notes(prepared)
     click.echo(f"ok: {prepared.name} ({prepared.sizing.totals.params:,} params)")
+
+
+def _notes(prepared: Any) -> None:
+    for note in prepared.notes:
+        click.echo(f"note: {note}", err=True)
 
 
 @main.command()
@@ -257,7 +264,10 @@ def summary(spec: Path, overrides: tuple[str, ...], max_memory: int | None, as_j
     from nnc import pipeline
     from nnc.sizing_table import sizing_table
 
-    report = pipeline.summary(spec, overrides, max_memory, batch_size)
+    prepared = pipeline.prepare(spec, overrides, max_memory=max_memory, memory="machine",
+                                batch_size=batch_size)
+    _notes(prepared)
+    report = prepared.sizing
     click.echo(json.dumps(report.to_dict(), indent=2) if as_json else sizing_table(report))
 
 

@@ -48,6 +48,7 @@ class Prepared:
     graph: Graph
     plan: Plan
     sizing: SizingReport
+    notes: tuple[str, ...] = ()  # what nnc decided for the spec (an input sized by the data)
 
     @property
     def name(self) -> str:
@@ -73,13 +74,34 @@ def prepare(spec: SpecLike, overrides: Iterable[str] = (), *, max_memory: int | 
     (``memory="machine"``: check, summary) or the memory available now ("available":
     train, build); "none" checks nothing (export)."""
     spec_file = spec if isinstance(spec, SpecFile) else load_spec(spec, overrides)
+    spec_file, notes = _input_from_data(spec_file)
     graph = compile_spec(spec_file)
     sizing = size_graph(graph, batch_size)
     if memory != "none":
         limit = max_memory if max_memory is not None else \
             total_memory() if memory == "machine" else available_memory()
         check_memory(sizing.memory, limit, spec_file.source.file)
-    return Prepared(spec_file, graph, lower_to_plan(graph), sizing)
+    return Prepared(spec_file, graph, lower_to_plan(graph), sizing, notes)
+
+
+def _input_from_data(spec_file: SpecFile) -> tuple[SpecFile, tuple[str, ...]]:
+    """A chain whose spec leaves out ``input`` gets the number of features its data gives
+    the network (a table's after one-hot encoding), read from the data now."""
+    spec = spec_file.spec
+    if spec.input is not None or spec.layers is None or spec.data is None:
+        return spec_file, ()
+    from dataclasses import replace
+
+    from nnc.runtime.data import data_width
+
+    if spec.loss is None:
+        raise SpecError(spec_file.problem(("data",), "data is given but no loss: add e.g. "
+                                          "`loss: softmax_cross_entropy` to train"))
+    width = data_width(spec.data, base_dir=spec_file.base_dir, loss=spec.loss,
+                       seed=spec.train.seed, spec_file=str(spec_file.source.file))
+    key, _ = spec.data.chosen
+    note = f"input: [{width}], the features per sample of the data (data.{key})"
+    return replace(spec_file, spec=spec.model_copy(update={"input": [width]})), (note,)
 
 
 # -------------------------------------------------------------------------- verbs

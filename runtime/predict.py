@@ -198,8 +198,8 @@ def _by_name(table: CsvTable, names: tuple[str, ...], label: int | None,
     missing = [n for n in names if n not in where]
     if missing:
         shown = ", ".join(f"'{n}'" for n in missing[:5]) + (", ..." if len(missing) > 5 else "")
-        raise DataError(Problem(f"no column {shown}: the model takes the features "
-                                f"{', '.join(names[:20])}{', ...' if len(names) > 20 else ''}",
+        raise DataError(Problem(f"no column {shown}: the model takes {len(names)} features "
+                                "by name (nnc predict --verbose lists them)",
                                 file=table.file, line=table.header_line))
     extra = [h for j, h in enumerate(header) if h not in names and j != label]
     if extra:

@@ -79,8 +79,15 @@ class Spec(Strict):
 
     @model_validator(mode="after")
     def _has_network(self) -> "Spec":
-        if self.graph is None and (self.input is None or self.layers is None):
-            missing = "layers" if self.input is not None else "input" if self.layers else \
+        if self.graph is None and self.layers is not None and self.input is None:
+            if self.data is None:  # with data, the data says how many features there are
+                raise ValueError("no network: missing input, the features per sample (e.g. "
+                                 "`input: [30]`); or give `data` and nnc counts them there")
+            if self.data.cifar10 is not None:
+                raise ValueError("no network: missing input (CIFAR-10's is [3072], or "
+                                 "[3, 32, 32])")
+        if self.graph is None and self.layers is None:
+            missing = "layers" if self.input is not None else \
                 "input + layers (a chain) or graph (named nodes)"
             raise ValueError(f"no network: missing {missing}")
         return self
