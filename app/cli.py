@@ -314,7 +314,7 @@ def export(spec: Path, overrides: tuple[str, ...], weights_path: Path, output: P
 
     prepared = pipeline.prepare(spec, overrides, memory="none")
     model, parity = pipeline.export(prepared, pipeline.load_trained(prepared, weights_path),
-                                    output, threads)
+                                    output, threads, weights=weights_path)
     click.echo(f"wrote {output} (opset {model.opset_import[0].version}); onnxruntime parity ok: "
                f"max abs diff {parity.max_abs_diff:.2g} on {parity.samples} samples")
 

@@ -19,11 +19,18 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import numpy as np
 
 from nnc.base.errors import DataError, SpecError
-from nnc.base.files import make_dir, write_atomic
+from nnc.base.files import check_output, make_dir, write_atomic
 from nnc.base.machine import available_memory, total_memory
 from nnc.compiler import Graph, Plan, SizingReport, compile_spec, lower_to_plan, size_graph
 from nnc.compiler.sizing import check_memory
-from nnc.outputs import report_dict, write_json, write_training_outputs
+from nnc.outputs import (
+    check_outputs,
+    one_run_per_folder,
+    report_dict,
+    run_inputs,
+    write_json,
+    write_outputs,
+)
 from nnc.spec import SpecFile, load_spec
 
 if TYPE_CHECKING:
@@ -95,6 +102,7 @@ def summary(spec: SpecLike, overrides: Iterable[str] = (), max_memory: int | Non
                    batch_size=batch_size).sizing
 
 
+@one_run_per_folder
 def train_to(prepared: Prepared, out_dir: Path, callback: Any = None,
              threads: int | None = None, resume: bool = False, force: bool = False,
              should_stop: Callable[[], int | None] | None = None,
@@ -103,12 +111,11 @@ def train_to(prepared: Prepared, out_dir: Path, callback: Any = None,
     ``html``, report.html); returns the report."""
     trained = train(prepared, callback, threads, out_dir=out_dir, resume=resume, force=force,
                     should_stop=should_stop)
-    write_training_outputs(out_dir, prepared, trained)
-    if html:
-        report(out_dir)
+    write_outputs(out_dir, prepared, trained, html=html)
     return report_dict(prepared, trained)
 
 
+@one_run_per_folder
 def build(prepared: Prepared, out_dir: Path, callback: Any = None, threads: int | None = None,
           resume: bool = False, force: bool = False,
           should_stop: Callable[[], int | None] | None = None,
@@ -125,13 +132,7 @@ def build(prepared: Prepared, out_dir: Path, callback: Any = None, threads: int 
     model_path = out_dir / "model.onnx"
     trained.extra["onnx"] = {"path": str(model_path), "opset": model.opset_import[0].version,
                              "bytes": model.ByteSize(), **parity.to_dict()}
-    write_training_outputs(out_dir, prepared, trained)
-    write_atomic(model_path, model.SerializeToString())
-    from nnc.sizing_table import sizing_table
-
-    write_atomic(out_dir / "summary.txt", (sizing_table(prepared.sizing) + "\n").encode())
-    if html:
-        report(out_dir)
+    write_outputs(out_dir, prepared, trained, model.SerializeToString(), html=html)
     return report_dict(prepared, trained)
 
 
@@ -176,11 +177,15 @@ def report(out_dir: Path) -> Path:
 
 
 def export(prepared: Prepared, trained: Trained, output: Path | None = None,
-           threads: int | None = None) -> tuple["onnx.ModelProto", "Parity"]:
-    """`nnc export`: the ONNX model of ``trained`` (checked against onnxruntime), written
-    atomically to ``output`` if given."""
+           threads: int | None = None, weights: Path | None = None
+           ) -> tuple["onnx.ModelProto", "Parity"]:
+    """`nnc export`: the ONNX model of ``trained`` (read from ``weights``, if from a file),
+    checked against onnxruntime, written atomically to ``output`` if given (never over the
+    spec or the weights)."""
     from nnc.runtime.weights import check_names_and_shapes
 
+    if output is not None:
+        check_output(output, run_inputs(prepared) | ({"the weights": weights} if weights else {}))
     check_names_and_shapes(trained.params.state_dict(), prepared.plan, "<trained weights>")
     model = export_model(prepared, trained.params, trained.preprocess)
     parity = verify_model(prepared, trained, model, threads)
@@ -220,6 +225,8 @@ def predict(model: Path, inputs: Path, output: Path | None = None, what: str = "
     from nnc.runtime import onnx_run
     from nnc.runtime import predict as run
 
+    if output is not None:
+        check_output(output, {"the model": model, "the input": inputs})
     sess = run.session_for(model, threads)
     data = run.read_inputs(inputs, label)
     run.check_shape(sess, data, str(model))
@@ -260,9 +267,11 @@ def schema(output: Path | None = None) -> str:
 
 
 def output_folder(out_dir: Path | None, prepared: Prepared) -> Path:
-    """The output folder (default build/NAME/), created now: an impossible one fails before
-    any training."""
-    return make_dir(out_dir if out_dir is not None else Path("build") / prepared.name)
+    """The output folder (default build/NAME/), created now: an impossible one, or one where
+    an output would replace an input, fails before any training."""
+    folder = out_dir if out_dir is not None else Path("build") / prepared.name
+    check_outputs(prepared, folder)
+    return make_dir(folder)
 
 
 # ------------------------------------------------------------------------ training
