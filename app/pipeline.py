@@ -283,6 +283,7 @@ def train(prepared: Prepared, callback: Any = None, threads: int | None = None,
     ``dataset``), train them. With ``out_dir``, checkpoints go to out_dir/checkpoints;
     ``resume`` continues from the newest valid one (``force``: even if the spec or the
     data changed); ``should_stop()`` returning a signal number stops after the step."""
+    from nnc.interrupts import while_training
     from nnc.runtime.data import load_data
     from nnc.runtime.params import ParamStore
     from nnc.runtime.threads import blas_threads, choose_threads
@@ -314,7 +315,7 @@ def train(prepared: Prepared, callback: Any = None, threads: int | None = None,
     if trainer.hooks.on_note is not None:
         for note in notes:
             trainer.hooks.on_note(note)
-    with blas_threads(blas):
+    with blas_threads(blas), while_training(should_stop):
         result = trainer.run()
     if store is not None and spec.train.checkpoint_every == 0:
         store.clear()  # only an interrupt wrote some: the run is complete now

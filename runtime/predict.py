@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
-from nnc.base.errors import DataError, brief
+from nnc.base.errors import DataError, Interrupted, brief
 from nnc.base.files import write_atomic
 from nnc.base.inputs import (
     Origin,
@@ -186,7 +186,10 @@ def session_for(model_path: str | os.PathLike[str], threads: int | None = None
     dims = [d if isinstance(d, int) else 1 for d in sess.get_inputs()[0].shape[1:]]
     if math.prod(dims) <= DRY_RUN_FEATURES:
         try:
-            sess.run(None, {sess.get_inputs()[0].name: np.zeros([2, *dims], np.float32)})
+            onnx_run.run_once(sess, None, {sess.get_inputs()[0].name:
+                                           np.zeros([2, *dims], np.float32)})
+        except Interrupted:
+            raise
         except Exception as e:  # onnxruntime's own errors (Fail, InvalidArgument, ...)
             raise DataError(f"onnxruntime fails to run this model: {brief(e, 200)}",
                             file=where) from None
