@@ -17,9 +17,10 @@ import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
-from nnc.base.errors import DataError
+from nnc.base.errors import DataError, NncError
 from nnc.base.files import TEMP_SUFFIX, fsync_dir, is_temporary, os_error, require_replaceable
 
 LOCK_NAME = ".lock"
@@ -91,6 +92,10 @@ def staged(folder: Path, stale: Iterable[str] = ()) -> Iterator[Path]:
     try:
         yield staging
         _commit(staging, folder, stale)
+    except NncError as e:  # name the output, not its staged copy
+        e.problems[:] = [replace(p, file=p.file.replace(str(staging), str(folder), 1))
+                         if p.file else p for p in e.problems]
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
