@@ -8,6 +8,7 @@ import functools
 import io
 import json
 import math
+import os
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
@@ -148,11 +149,12 @@ def one_run_per_folder(verb: Callable[Concatenate["Prepared", Path, P], R]
 def run_inputs(prepared: "Prepared") -> dict[str, Path]:
     """The files a run of ``prepared`` reads: its spec and its data file (what each is ->
     its path)."""
-    inputs = {"the spec": prepared.spec_file.path} if prepared.spec_file.path else {}
-    data = resolved_data(prepared).get("data") or {}
+    spec_file = prepared.spec_file
+    inputs = {"the spec": spec_file.path} if spec_file.path else {}
+    data = spec_file.spec.model_dump(mode="json", exclude_none=True).get("data") or {}
     for key in ("npz", "csv"):
-        if key in data:
-            inputs["the data file"] = Path(data[key]["path"])
+        if key in data:  # not resolved: its reader reports a symlink loop
+            inputs["the data file"] = spec_file.base_dir / os.path.expanduser(data[key]["path"])
     return inputs
 
 
