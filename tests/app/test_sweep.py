@@ -6,9 +6,9 @@ driver killed or interrupted mid-sweep then resumed."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
-import json
 import signal
 import subprocess
 import sys
