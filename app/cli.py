@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -49,9 +50,10 @@ class NncCommand(click.Command):
             for line in e.lines():
                 click.echo(line, err=True)
             sys.exit(e.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as e:  # Ctrl-C, or a signal that stops at once (Stopped)
+            signum = getattr(e, "signal", signal.SIGINT)
+            click.echo(f"interrupted by {signal.Signals(signum).name}", err=True)
+            sys.exit(128 + signum)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise  # click's own: usage errors print themselves (exit 2)
         except Exception as e:  # a bug: say so, keep the traceback for --debug
@@ -116,16 +118,32 @@ max_memory_option = click.option(
          "Default: the machine's memory (check, summary), the memory available now (train, "
          "build).")
 spec_options = options(spec_argument, set_option, max_memory_option)
+
+
+def _capped_threads(ctx: click.Context, param: click.Parameter, threads: int | None
+                    ) -> int | None:
+    """--threads, at most the machine's cores (with a note on standard error)."""
+    from nnc.base.machine import capped_threads
+
+    if threads is None:
+        return None
+    threads, note = capped_threads(threads)
+    if note:
+        click.echo(note, err=True)
+    return threads
+
+
 ort_threads_option = click.option(
-    "--threads", type=click.IntRange(min=1, max=1024), default=None,
-    help="onnxruntime and NumPy threads (default: onnxruntime's choice).")
+    "--threads", type=click.IntRange(min=1, max=1024), default=None, callback=_capped_threads,
+    help="onnxruntime and NumPy threads (default: onnxruntime's choice; at most the cores).")
 training_options = options(
     spec_options,
     click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path, file_okay=False),
                  default=None, help="Output folder (default: build/NAME/)."),
     click.option("--threads", type=click.IntRange(min=1, max=1024), default=None,
+                 callback=_capped_threads,
                  help="BLAS and onnxruntime threads (default: train.threads, else chosen by "
-                      "the size of a training step)."),
+                      "the size of a training step; at most the cores)."),
     click.option("-q", "--quiet", is_flag=True,
                  help="No progress bar (it is only drawn on a terminal anyway)."),
     click.option("--resume", is_flag=True,
@@ -147,7 +165,7 @@ def _run_training(command: str, spec: Path, overrides: tuple[str, ...], out: Pat
     from nnc.interrupts import StopOnSignal
 
     try:
-        with StopOnSignal() as stop:
+        with StopOnSignal(defer=False) as stop:  # deferred only while training
             return run(stop)
     except Interrupted as e:
         sets = "".join(f" --set {shlex.quote(o)}" for o in overrides)
@@ -324,7 +342,7 @@ def export(spec: Path, overrides: tuple[str, ...], weights_path: Path, output: P
 
     prepared = pipeline.prepare(spec, overrides, memory="none")
     model, parity = pipeline.export(prepared, pipeline.load_trained(prepared, weights_path),
-                                    output, threads)
+                                    output, threads, weights=weights_path)
     click.echo(f"wrote {output} (opset {model.opset_import[0].version}); onnxruntime parity ok: "
                f"max abs diff {parity.max_abs_diff:.2g} on {parity.samples} samples")
 

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
 import json
 import math
+import os
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 
-from nnc.base.files import make_dir, write_atomic
+from nnc.base.files import check_output, make_dir, write_atomic
+from nnc.base.folders import LOCK_NAME, folder_lock, remove_stale_temporaries, staged
 from nnc.base.version import __version__
 from nnc.runtime.trainer import EpochRecord
 
@@ -82,6 +86,26 @@ def history_csv(trained: "Trained") -> str:
     return out.getvalue()
 
 
+def write_outputs(out_dir: Path, prepared: "Prepared", trained: "Trained",
+                  model: bytes | None = None, html: bool = True) -> None:
+    """The files of a run (``write_training_outputs``; with ``model``, model.onnx and
+    summary.txt; with ``html``, report.html and figures/) written to a staging folder, then
+    put in place in ``out_dir`` together: a run that fails anywhere, even on the last
+    file, replaces none of an earlier run's files. An earlier run's val.npz or
+    samples.npz that this run has not is removed."""
+    with staged(out_dir, stale=("val.npz", "samples.npz")) as stage:
+        write_training_outputs(stage, prepared, trained)
+        if model is not None:
+            from nnc.sizing_table import sizing_table
+
+            write_atomic(stage / "model.onnx", model)
+            write_atomic(stage / "summary.txt", (sizing_table(prepared.sizing) + "\n").encode())
+        if html:
+            from nnc.html_report import draw
+
+            draw(stage)
+
+
 def write_training_outputs(out_dir: Path, prepared: "Prepared", trained: "Trained") -> None:
     """weights.npz, history.csv, spec.resolved.yaml, val.npz (when the validation set is
     small), samples.npz (for inputs of one or two features) and report.json, which lists
@@ -96,6 +120,50 @@ def write_training_outputs(out_dir: Path, prepared: "Prepared", trained: "Traine
     trained.extra["files"] = {"val": write_validation_set(out_dir, trained),
                               "samples": write_samples(out_dir, trained)}
     write_json(out_dir / "report.json", report_dict(prepared, trained))
+
+
+# ------------------------------------------------------------------ the output folder
+
+# what a run may write at the top of its folder (and its lock): never an input of the run
+OUTPUT_FILES = ("weights.npz", "history.csv", "spec.resolved.yaml", "val.npz", "samples.npz",
+                "report.json", "model.onnx", "summary.txt", "report.html", LOCK_NAME)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def one_run_per_folder(verb: Callable[Concatenate["Prepared", Path, P], R]
+                       ) -> Callable[Concatenate["Prepared", Path, P], R]:
+    """``verb(prepared, out_dir, ...)`` run holding the lock on ``out_dir`` (a second run
+    there fails at once, naming the holder), after removing the temporary files a killed
+    run left there, and only if none of the run's outputs would replace one of its
+    inputs (the spec, the data files) or a file that is not a regular one."""
+    @functools.wraps(verb)
+    def run(prepared: "Prepared", out_dir: Path, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        check_outputs(prepared, out_dir)
+        with folder_lock(make_dir(out_dir)):
+            remove_stale_temporaries(out_dir)
+            return verb(prepared, out_dir, *args, **kwargs)
+    return run
+
+
+def run_inputs(prepared: "Prepared") -> dict[str, Path]:
+    """The files a run of ``prepared`` reads: its spec and its data file (what each is ->
+    its path)."""
+    spec_file = prepared.spec_file
+    inputs = {"the spec": spec_file.path} if spec_file.path else {}
+    data = spec_file.spec.model_dump(mode="json", exclude_none=True).get("data") or {}
+    for key in ("npz", "csv"):
+        if key in data:  # not resolved: its reader reports a symlink loop
+            inputs["the data file"] = spec_file.base_dir / os.path.expanduser(data[key]["path"])
+    return inputs
+
+
+def check_outputs(prepared: "Prepared", out_dir: Path) -> None:
+    """DataError naming the output if one of the run's would replace one of its inputs,
+    or a directory, a device, a FIFO."""
+    inputs = run_inputs(prepared)
+    for name in OUTPUT_FILES:
+        check_output(out_dir / name, inputs)
 
 
 def resolved_spec(prepared: "Prepared") -> str:

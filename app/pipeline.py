@@ -20,11 +20,18 @@ import numpy as np
 
 from nnc.base.coding import NO_CODING, Coding
 from nnc.base.errors import DataError, SpecError
-from nnc.base.files import make_dir, write_atomic
+from nnc.base.files import check_output, make_dir, write_atomic
 from nnc.base.machine import available_memory, total_memory
 from nnc.compiler import Graph, Plan, SizingReport, compile_spec, lower_to_plan, size_graph
 from nnc.compiler.sizing import check_memory
-from nnc.outputs import report_dict, write_json, write_training_outputs
+from nnc.outputs import (
+    check_outputs,
+    one_run_per_folder,
+    report_dict,
+    run_inputs,
+    write_json,
+    write_outputs,
+)
 from nnc.spec import SpecFile, load_spec
 
 if TYPE_CHECKING:
@@ -119,6 +126,7 @@ def summary(spec: SpecLike, overrides: Iterable[str] = (), max_memory: int | Non
                    batch_size=batch_size).sizing
 
 
+@one_run_per_folder
 def train_to(prepared: Prepared, out_dir: Path, callback: Any = None,
              threads: int | None = None, resume: bool = False, force: bool = False,
              should_stop: Callable[[], int | None] | None = None,
@@ -127,12 +135,11 @@ def train_to(prepared: Prepared, out_dir: Path, callback: Any = None,
     ``html``, report.html); returns the report."""
     trained = train(prepared, callback, threads, out_dir=out_dir, resume=resume, force=force,
                     should_stop=should_stop)
-    write_training_outputs(out_dir, prepared, trained)
-    if html:
-        report(out_dir)
+    write_outputs(out_dir, prepared, trained, html=html)
     return report_dict(prepared, trained)
 
 
+@one_run_per_folder
 def build(prepared: Prepared, out_dir: Path, callback: Any = None, threads: int | None = None,
           resume: bool = False, force: bool = False,
           should_stop: Callable[[], int | None] | None = None,
@@ -150,13 +157,7 @@ def build(prepared: Prepared, out_dir: Path, callback: Any = None, threads: int 
     model_path = out_dir / "model.onnx"
     trained.extra["onnx"] = {"path": str(model_path), "opset": model.opset_import[0].version,
                              "bytes": model.ByteSize(), **parity.to_dict()}
-    write_training_outputs(out_dir, prepared, trained)
-    write_atomic(model_path, model.SerializeToString())
-    from nnc.sizing_table import sizing_table
-
-    write_atomic(out_dir / "summary.txt", (sizing_table(prepared.sizing) + "\n").encode())
-    if html:
-        report(out_dir)
+    write_outputs(out_dir, prepared, trained, model.SerializeToString(), html=html)
     return report_dict(prepared, trained)
 
 
@@ -201,11 +202,15 @@ def report(out_dir: Path) -> Path:
 
 
 def export(prepared: Prepared, trained: Trained, output: Path | None = None,
-           threads: int | None = None) -> tuple["onnx.ModelProto", "Parity"]:
-    """`nnc export`: the ONNX model of ``trained`` (checked against onnxruntime), written
-    atomically to ``output`` if given."""
+           threads: int | None = None, weights: Path | None = None
+           ) -> tuple["onnx.ModelProto", "Parity"]:
+    """`nnc export`: the ONNX model of ``trained`` (read from ``weights``, if from a file),
+    checked against onnxruntime, written atomically to ``output`` if given (never over the
+    spec or the weights)."""
     from nnc.runtime.weights import check_names_and_shapes
 
+    if output is not None:
+        check_output(output, run_inputs(prepared) | ({"the weights": weights} if weights else {}))
     check_names_and_shapes(trained.params.state_dict(), prepared.plan, "<trained weights>")
     model = export_model(prepared, trained.params, trained.preprocess, coding=trained.coding)
     parity = verify_model(prepared, trained, model, threads)
@@ -248,6 +253,8 @@ def predict(model: Path, inputs: Path, output: Path | None = None, what: str = "
     from nnc.runtime import onnx_run
     from nnc.runtime import predict as run
 
+    if output is not None:
+        check_output(output, {"the model": model, "the input": inputs})
     sess = run.session_for(model, threads)
     coding = run.model_coding(sess, str(model))
     data = run.read_inputs(inputs, label, coding)
@@ -291,9 +298,11 @@ def schema(output: Path | None = None) -> str:
 
 
 def output_folder(out_dir: Path | None, prepared: Prepared) -> Path:
-    """The output folder (default build/NAME/), created now: an impossible one fails before
-    any training."""
-    return make_dir(out_dir if out_dir is not None else Path("build") / prepared.name)
+    """The output folder (default build/NAME/), created now: an impossible one, or one where
+    an output would replace an input, fails before any training."""
+    folder = out_dir if out_dir is not None else Path("build") / prepared.name
+    check_outputs(prepared, folder)
+    return make_dir(folder)
 
 
 # ------------------------------------------------------------------------ training
@@ -305,6 +314,7 @@ def train(prepared: Prepared, callback: Any = None, threads: int | None = None,
     ``dataset``), train them. With ``out_dir``, checkpoints go to out_dir/checkpoints;
     ``resume`` continues from the newest valid one (``force``: even if the spec or the
     data changed); ``should_stop()`` returning a signal number stops after the step."""
+    from nnc.interrupts import while_training
     from nnc.runtime.data import load_data
     from nnc.runtime.params import ParamStore
     from nnc.runtime.threads import blas_threads, choose_threads
@@ -336,7 +346,7 @@ def train(prepared: Prepared, callback: Any = None, threads: int | None = None,
     if trainer.hooks.on_note is not None:
         for note in notes:
             trainer.hooks.on_note(note)
-    with blas_threads(blas):
+    with blas_threads(blas), while_training(should_stop):
         result = trainer.run()
     if store is not None and spec.train.checkpoint_every == 0:
         store.clear()  # only an interrupt wrote some: the run is complete now

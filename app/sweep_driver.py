@@ -11,7 +11,6 @@ trials are kept, interrupted ones run again. Each outcome is written as it arriv
 from __future__ import annotations
 
 import csv
-import fcntl
 import hashlib
 import io
 import itertools
@@ -19,14 +18,14 @@ import json
 import math
 import shutil
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nnc.base.errors import DataError, Interrupted, SpecError, TrainingError
-from nnc.base.files import make_dir, os_error, write_atomic
+from nnc.base.files import make_dir, write_atomic
+from nnc.base.folders import folder_lock
 from nnc.base.machine import available_memory
 from nnc.compiler.sizing import format_bytes
 from nnc.spec import SpecFile, load_spec_text
@@ -193,27 +192,10 @@ def run(plan: Plan, folder: Path, workers: "Workers", resume: bool = False,
     progress = progress or Progress()
     make_dir(folder)
     try:
-        with _folder_lock(folder):
+        with folder_lock(folder):
             return _Driver(plan, folder, workers, progress, should_stop).run(resume)
     finally:
         workers.close()
-
-
-@contextmanager
-def _folder_lock(folder: Path) -> Iterator[None]:
-    """One driver per sweep folder (the kernel releases the lock when the driver dies)."""
-    path = folder / ".lock"
-    try:
-        f = path.open("a")
-    except OSError as e:
-        raise os_error(path, e) from None
-    with f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise DataError("another `nnc sweep` is running in this folder",
-                            file=str(folder)) from None
-        yield
 
 
 class _Driver:

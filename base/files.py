@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, BinaryIO
 
@@ -98,16 +99,63 @@ def make_dir(path: str | os.PathLike[str]) -> Path:
     return path
 
 
+TEMP_SUFFIX = ".tmp"  # of nnc's temporary files: .NAME.XXXXXXXX.tmp beside NAME
+_TEMP_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")  # mkstemp's 8 random characters
+
+
+def is_temporary(name: str) -> bool:
+    """Whether ``name`` is that of a temporary file (or folder) nnc writes, which only a
+    killed run leaves behind."""
+    return _TEMP_NAME.fullmatch(name) is not None
+
+
+def require_replaceable(path: str | os.PathLike[str]) -> None:
+    """DataError naming ``path`` unless nnc may write a file there: a new path or a regular
+    file (followed through a symlink). A directory, a device, a FIFO or a socket is never
+    replaced (a rename over /dev/null would replace the system's /dev/null)."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as e:
+        raise DataError(f"cannot write: {e.strerror or e}", file=str(path)) from None
+    if stat.S_ISDIR(mode):
+        raise DataError("is a directory; cannot write a file there", file=str(path))
+    if not stat.S_ISREG(mode):
+        raise DataError("is not a regular file (a device, a pipe or a socket); nnc replaces "
+                        "only regular files: choose another output", file=str(path))
+
+
+def check_output(output: str | os.PathLike[str],
+                 inputs: Mapping[str, str | os.PathLike[str]]) -> None:
+    """DataError naming ``output`` unless nnc may write it (``require_replaceable``), or if
+    writing it would replace one of ``inputs`` (what each is, e.g. "the spec", -> its
+    path): the same name in the same folder, through symlinked folders or a symlinked
+    input. Called before a run's work, so a bad output fails at once."""
+    target = same_entry(output)
+    for what, path in inputs.items():
+        if target in {same_entry(path), Path(os.path.realpath(path))}:
+            raise DataError(f"would replace {what}, {path}, an input of this run: choose "
+                            "another output", file=str(output))
+    require_replaceable(output)
+
+
+def same_entry(path: str | os.PathLike[str]) -> Path:
+    """``path`` with its folder's symlinks resolved (not its own: renaming over a symlink
+    replaces the link, not its target)."""
+    path = Path(path)
+    return Path(os.path.realpath(path.parent)) / path.name
+
+
 def write_atomic(path: str | os.PathLike[str], data: bytes | Callable[[BinaryIO], None]) -> None:
     """Write ``data`` (bytes, or a function writing to a binary file) to a temporary file
     beside ``path``, fsync it, then rename it over ``path``: readers see the old file or
     the whole new one, never a part."""
     path = Path(path)
     make_dir(path.parent)
-    if path.is_dir():
-        raise DataError("is a directory; cannot write a file there", file=str(path))
+    require_replaceable(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     except OSError as e:
         raise DataError(f"cannot write: {e.strerror or e}", file=str(path)) from None
     try:
@@ -126,7 +174,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | Callable[[BinaryIO]
         if isinstance(e, OSError):  # a full disk, a read-only folder, ...
             raise DataError(f"cannot write: {e.strerror or e}", file=str(path)) from None
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _umask() -> int:
@@ -135,7 +183,7 @@ def _umask() -> int:
     return mask
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:

@@ -26,3 +26,18 @@ def available_memory() -> int:
     except (OSError, ValueError, IndexError):
         pass
     return total_memory()
+
+
+def cores() -> int:
+    """The machine's cores (logical CPUs)."""
+    return os.cpu_count() or 1
+
+
+def capped_threads(threads: int) -> tuple[int, str | None]:
+    """``threads`` for BLAS or onnxruntime, at most the machine's cores (more only slow a
+    run, and a thousand of them can exhaust memory and stall onnxruntime), and a note
+    when it was capped."""
+    most = cores()
+    if threads <= most:
+        return threads, None
+    return most, f"note: {threads} threads is more than this machine's {most} cores: using {most}"

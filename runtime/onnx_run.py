@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
 from google.protobuf.message import Message
 
-from nnc.base.errors import DataError, ExportError, brief
+from nnc.base.errors import DataError, ExportError, Interrupted, brief
 from nnc.base.files import read_bytes
+from nnc.base.machine import capped_threads
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -65,7 +69,7 @@ def session(model: onnx.ModelProto | bytes, threads: int | None = None
 
     options = ort.SessionOptions()
     if threads:
-        options.intra_op_num_threads = threads
+        options.intra_op_num_threads = capped_threads(threads)[0]
         options.inter_op_num_threads = 1
     options.log_severity_level = 3
     data = model if isinstance(model, bytes) else model.SerializeToString()
@@ -91,7 +95,51 @@ def batches(sess: "ort.InferenceSession", x: np.ndarray, outputs: list[str],
     dtype = str if given.type == "tensor(string)" else np.float32  # a table's cells, or numbers
     for start in range(0, max(len(x), 1), batch):
         chunk = np.ascontiguousarray(x[start:start + batch], dtype=dtype)
-        yield sess.run(outputs, {given.name: chunk})
+        yield run_once(sess, outputs, {given.name: chunk})
+
+
+def run_once(sess: "ort.InferenceSession", outputs: list[str] | None,
+             feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """``sess.run(outputs, feed)`` that SIGINT and SIGTERM end, however long the model
+    would run (a Loop of 2^62 iterations): onnxruntime runs on a helper thread while this
+    one waits, so Python's handler runs; it sets the run's terminate flag, which
+    onnxruntime checks between ops and loop iterations, and Interrupted is raised."""
+    import onnxruntime as ort
+
+    options = ort.RunOptions()
+    options.log_severity_level = 4  # its own error line about the terminate flag: not shown
+    if threading.current_thread() is not threading.main_thread():
+        return list(sess.run(outputs, feed, options))  # signals go to the main thread anyway
+    done: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            done["outputs"] = sess.run(outputs, feed, options)
+        except BaseException as e:  # handed to the waiting thread
+            done["error"] = e
+
+    received: list[int] = []
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        if received:  # asked twice: do not wait for onnxruntime (exit 130)
+            raise KeyboardInterrupt
+        received.append(signum)
+        options.terminate = True
+
+    worker = threading.Thread(target=work, name="onnxruntime", daemon=True)
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.5)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if received:
+        raise Interrupted(received[0], "while onnxruntime ran the model")
+    if "error" in done:
+        raise done["error"]
+    return list(done["outputs"])
 
 
 def run(sess: "ort.InferenceSession", x: np.ndarray, outputs: list[str],

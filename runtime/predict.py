@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import numpy as np
 
 from nnc.base.coding import NO_CODING, Coding, label_texts
-from nnc.base.errors import DataError, Problem, brief
+from nnc.base.errors import DataError, Interrupted, Problem, brief
 from nnc.base.files import write_atomic
 from nnc.base.inputs import (
     CsvTable,
@@ -314,7 +314,9 @@ def session_for(model_path: str | os.PathLike[str], threads: int | None = None
         text = sess.get_inputs()[0].type == "tensor(string)"  # a table's cells: "" is empty
         probe = np.full([2, *dims], "", dtype=str) if text else np.zeros([2, *dims], np.float32)
         try:
-            sess.run(None, {sess.get_inputs()[0].name: probe})
+            onnx_run.run_once(sess, None, {sess.get_inputs()[0].name: probe})
+        except Interrupted:
+            raise
         except Exception as e:  # onnxruntime's own errors (Fail, InvalidArgument, ...)
             raise DataError(f"onnxruntime fails to run this model: {brief(e, 200)}",
                             file=where) from None

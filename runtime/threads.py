@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from contextlib import AbstractContextManager, nullcontext
 
+from nnc.base.machine import capped_threads
 from nnc.compiler.plan import Plan
 from nnc.compiler.sizing import node_counts
 
@@ -12,10 +13,11 @@ SMALL_STEP_MACS = 4_000_000  # below this, one BLAS thread beats waking a second
 
 
 def choose_threads(plan: Plan, batch: int, threads: int | None = None) -> int:
-    """BLAS threads for training ``plan`` at ``batch``: ``threads`` if given, else one for
-    small steps (thread wake-up costs more than it saves) and every core for large ones."""
+    """BLAS threads for training ``plan`` at ``batch``: ``threads`` if given (at most the
+    machine's cores), else one for small steps (thread wake-up costs more than it saves)
+    and every core for large ones."""
     if threads:
-        return threads
+        return capped_threads(threads)[0]
     step_macs = batch * sum(n.counts.macs for n in node_counts(plan.graph))
     return 1 if step_macs < SMALL_STEP_MACS else (os.cpu_count() or 1)
 
