@@ -230,6 +230,15 @@ def _train_summary(report: dict[str, Any]) -> list[str]:
                      f"final train loss {train['train_loss']:.5g}")
     else:
         lines.append("not trained (the spec has no data): exported the initial weights")
+    m = report.get("metrics") or {}
+    if "r2" in m:
+        standardized = " (the losses are of the standardized targets)" if \
+            (report.get("data") or {}).get("target") else ""
+        lines.append(f"validation: mae {m['mae']:.6g}, rmse {m['rmse']:.6g}, r2 {m['r2']:.4f} "
+                     f"in the targets' units{standardized}")
+    elif "macro_f1" in m:
+        auc = f", ROC AUC {m['roc_auc']:.4f}" if "roc_auc" in m else ""
+        lines.append(f"validation: macro F1 {m['macro_f1']:.4f}{auc}")
     lines.append(f"params: {report['params']['params']:,}")
     return lines + warning_lines(report)
 

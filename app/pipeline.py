@@ -322,6 +322,8 @@ def train(prepared: Prepared, callback: Any = None, threads: int | None = None,
 
     spec, spec_file = prepared.spec_file.spec, prepared.spec_file
     params = ParamStore(prepared.plan).initialize(spec.train.seed)
+    if spec.train.init_from is not None:
+        params.load_state_dict(_initial_weights(prepared, spec.train.init_from))
     if spec.data is None and dataset is None:
         return Trained(params)
     if spec.loss is None:
@@ -357,6 +359,18 @@ def train(prepared: Prepared, callback: Any = None, threads: int | None = None,
     probe = len(trainer.diagnostics.probe) if trainer.diagnostics is not None else 0
     trained.extra.update(analyse(prepared, trained, trainer.state.initial, probe))
     return trained
+
+
+def _initial_weights(prepared: Prepared, init_from: str) -> dict[str, np.ndarray]:
+    """train.init_from's parameters, checked against the spec (names, shapes, finite)."""
+    from nnc.runtime.weights import load_weights
+
+    path = Path(init_from).expanduser()
+    path = path if path.is_absolute() else prepared.spec_file.base_dir / path
+    if path.is_dir():
+        path = path / "weights.npz"
+    arrays, _, _ = load_weights(path, prepared.plan)
+    return arrays
 
 
 def _store(spec: Any, dataset: "Dataset", threads: int, out_dir: Path, resume: bool) -> Any:

@@ -96,7 +96,8 @@ class Coding:
         for j, column in enumerate(self.columns or ()):
             if column.kind == "category":
                 cells = np.asarray(raw[:, j], dtype=str)
-                new = sorted(set(np.unique(cells)) - set(column.categories) - {MISSING})
+                new = sorted({str(c) for c in np.unique(cells)} - set(column.categories)
+                             - {MISSING})
                 if new:
                     shown = ", ".join(repr(c) for c in new[:5]) + (", ..." if len(new) > 5 else "")
                     notes.append(f"column '{column.name}': categories not seen in training "

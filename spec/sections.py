@@ -178,6 +178,10 @@ class TrainSpec(Strict):
     keep_checkpoints: int = Field(2, ge=1, le=1000)
     seed: int = Field(0, ge=0, le=2**63 - 1)
     threads: int | None = Field(None, ge=1, le=1024, description="BLAS threads; default: by size")
+    init_from: str | None = Field(
+        None, min_length=1, max_length=4096,
+        description="start from trained parameters: a weights.npz, or a build or train "
+                    "folder holding one (relative to the spec); names and shapes must match")
 
 
 # --------------------------------------------------------------------------- export
