@@ -38,7 +38,7 @@ def test_a_table_is_filled_and_one_hot_encoded_with_the_training_split() -> None
 
 
 def test_a_malformed_description_is_a_data_error() -> None:
-    with pytest.raises(DataError, match="m.onnx: its description of the data is malformed"):
+    with pytest.raises(DataError, match=r"m\.onnx: its description of the data is malformed"):
         Coding.from_dict({"columns": [{"name": "a"}]}, "m.onnx")
     with pytest.raises(DataError, match="malformed"):
         Coding.from_dict({"class_names": [1, 2]}, "m.onnx")
