@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import onnx
 
     from nnc.runtime.data import Dataset, Preprocess
+    from nnc.runtime.data_size import DataSize
     from nnc.runtime.params import ParamStore
     from nnc.runtime.parity import Parity
     from nnc.runtime.trainer import TrainResult
@@ -72,12 +73,25 @@ def prepare(spec: SpecLike, overrides: Iterable[str] = (), *, max_memory: int | 
     train, build); "none" checks nothing (export)."""
     spec_file = spec if isinstance(spec, SpecFile) else load_spec(spec, overrides)
     graph = compile_spec(spec_file)
+    data = _data_size(spec_file, graph) if memory != "none" else None
+    if batch_size is None and data is not None:  # a batch is at most the whole set
+        batch_size = min(spec_file.spec.train.batch_size, max(1, data.samples))
     sizing = size_graph(graph, batch_size)
     if memory != "none":
         limit = max_memory if max_memory is not None else \
             total_memory() if memory == "machine" else available_memory()
-        check_memory(sizing.memory, limit, spec_file.source.file)
+        check_memory(sizing.memory, limit, spec_file.source.file,
+                     data.bytes if data else 0, data.where if data else "")
     return Prepared(spec_file, graph, lower_to_plan(graph), sizing)
+
+
+def _data_size(spec_file: SpecFile, graph: Graph) -> "DataSize | None":
+    """The size of the spec's data set, when it is known before loading it."""
+    from nnc.runtime.data_size import data_size
+
+    data = spec_file.spec.data
+    return data_size(data, spec_file.base_dir, math.prod(graph.input_shape)) \
+        if data is not None else None
 
 
 # -------------------------------------------------------------------------- verbs
