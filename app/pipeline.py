@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     import onnx
 
     from nnc.runtime.data import Dataset, Preprocess
+    from nnc.runtime.data_size import DataSize
     from nnc.runtime.params import ParamStore
     from nnc.runtime.parity import Parity
     from nnc.runtime.trainer import TrainResult
@@ -83,11 +84,15 @@ def prepare(spec: SpecLike, overrides: Iterable[str] = (), *, max_memory: int | 
     spec_file = spec if isinstance(spec, SpecFile) else load_spec(spec, overrides)
     spec_file, notes = _input_from_data(spec_file)
     graph = compile_spec(spec_file)
+    data = _data_size(spec_file, graph) if memory != "none" else None
+    if batch_size is None and data is not None:  # a batch is at most the whole set
+        batch_size = min(spec_file.spec.train.batch_size, max(1, data.samples))
     sizing = size_graph(graph, batch_size)
     if memory != "none":
         limit = max_memory if max_memory is not None else \
             total_memory() if memory == "machine" else available_memory()
-        check_memory(sizing.memory, limit, spec_file.source.file)
+        check_memory(sizing.memory, limit, spec_file.source.file,
+                     data.bytes if data else 0, data.where if data else "")
     return Prepared(spec_file, graph, lower_to_plan(graph), sizing, notes)
 
 
@@ -109,6 +114,15 @@ def _input_from_data(spec_file: SpecFile) -> tuple[SpecFile, tuple[str, ...]]:
     key, _ = spec.data.chosen
     note = f"input: [{width}], the features per sample of the data (data.{key})"
     return replace(spec_file, spec=spec.model_copy(update={"input": [width]})), (note,)
+
+
+def _data_size(spec_file: SpecFile, graph: Graph) -> "DataSize | None":
+    """The size of the spec's data set, when it is known before loading it."""
+    from nnc.runtime.data_size import data_size
+
+    data = spec_file.spec.data
+    return data_size(data, spec_file.base_dir, math.prod(graph.input_shape)) \
+        if data is not None else None
 
 
 # -------------------------------------------------------------------------- verbs

@@ -21,7 +21,7 @@ import numpy as np
 
 from nnc.base.errors import DataError, Problem
 from nnc.base.files import open_for_reading, require_file
-from nnc.base.npz import load_npz, npz_error
+from nnc.base.npz import declared_npy, load_npz, npz_error
 
 CHUNK = 1 << 22  # elements per chunk of a scan over a large array (32 MiB of float64)
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -166,6 +166,7 @@ def read_npy(path: Path) -> np.ndarray:
     """The array of a .npy file, memory-mapped (bounded memory for huge inputs)."""
     require_file(path, "an input file")
     try:
+        declared_npy(path, "cannot read the input")
         a = np.load(path, mmap_mode="r", allow_pickle=False)
     except PermissionError:
         raise DataError("permission denied", file=str(path)) from None

@@ -143,12 +143,17 @@ def format_bytes(n: int) -> str:
     raise AssertionError("unreachable")
 
 
-def check_memory(memory: Memory, limit: int, file: str | None = None) -> None:
-    """Refuse, before anything is allocated, a run whose estimate exceeds ``limit`` bytes."""
-    if memory.training > limit:
+def check_memory(memory: Memory, limit: int, file: str | None = None, data_bytes: int = 0,
+                 data_where: str = "") -> None:
+    """Refuse, before anything is allocated, a run whose estimate, with ``data_bytes`` for
+    the data set (of ``data_where``) when it is known beforehand, exceeds ``limit`` bytes."""
+    if memory.training + data_bytes > limit:
         parts = ", ".join(f"{k} {format_bytes(v)}" for k, v in memory.to_dict().items()
                           if k not in ("batch_size", "training"))
+        data = f", and the data set ({data_where}) {format_bytes(data_bytes)}" \
+            if data_bytes else ""
         raise CompileError(
             f"training needs an estimated {format_bytes(memory.training)} at batch size "
-            f"{memory.batch_size} ({parts}), more than the limit of {format_bytes(limit)}; "
-            "use a smaller network or batch_size, or raise --max-memory", file=file)
+            f"{memory.batch_size} ({parts}){data}, more than the limit of "
+            f"{format_bytes(limit)}; use a smaller network, batch_size or data set, or raise "
+            "--max-memory", file=file)

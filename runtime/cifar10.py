@@ -11,17 +11,19 @@ returns is then checked for types, shapes and values.
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
+import pickletools
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import numpy as np
 
 from nnc.base.errors import DataError, brief
-from nnc.base.files import kind_of, open_for_reading, os_error
+from nnc.base.files import kind_of, os_error, read_bytes
 from nnc.runtime.sources import Raw, SourceContext
 from nnc.spec.sections import Cifar10
 
@@ -29,6 +31,9 @@ PIXELS = 32 * 32 * 3
 CLASSES = 10
 EXPECTED = "data_batch_1 .. data_batch_5, test_batch and batches.meta"
 BATCH = re.compile(r"data_batch_([1-9][0-9]*)")
+MAX_BYTES = 1 << 30  # a real batch is 31 MB
+MAX_OPS = 1_000_000  # a real batch of 10,000 images takes about 40,000 pickle operations
+MAX_DEPTH = 16       # a real batch nests 4 deep: dict, list of labels, array's state tuple
 
 
 def _reconstruct_function() -> Callable[..., object]:
@@ -81,24 +86,136 @@ class RestrictedUnpickler(pickle.Unpickler):
             raise RefusedGlobal(f"{module}.{name}") from None
 
 
-def unpickle(path: Path) -> object:
-    """The object pickled in the file ``path``, loaded by a RestrictedUnpickler.
+Item = int | str | None  # a container by number, "mark", or a scalar
 
-    Raises DataError naming the file: refused globals, truncated or corrupt pickles, OSErrors.
+
+class _Shape:
+    """What :func:`check_pickle` tracks of a pickle without building it: every container
+    it would make, as the objects it would hold (by number), and scalars as None."""
+
+    CONTAINERS: ClassVar = frozenset({"list", "tuple", "dict", "set", "frozenset"})
+    MUTATE: ClassVar = {"APPEND": 1, "SETITEM": 2, "BUILD": 1, "APPENDS": -1, "SETITEMS": -1,
+              "ADDITEMS": -1}
+
+    def __init__(self) -> None:
+        self.children: list[list[int]] = []
+        self.stack: list[Item] = []
+        self.memo: dict[object, Item] = {}
+
+    def pop_to_mark(self) -> list[Item]:
+        for i in range(len(self.stack) - 1, -1, -1):
+            if self.stack[i] == "mark":
+                items = self.stack[i + 1:]
+                del self.stack[i:]
+                return items
+        raise pickle.UnpicklingError("a pickle operation without its MARK")
+
+    def pop(self, n: int) -> list[Item]:
+        if n > len(self.stack):
+            raise pickle.UnpicklingError("a pickle operation on an empty stack")
+        items = self.stack[len(self.stack) - n:]
+        del self.stack[len(self.stack) - n:]
+        return items
+
+    def step(self, op: pickletools.OpcodeInfo, arg: object) -> None:
+        name, before = op.name, [s.name for s in op.stack_before]
+        if name in ("PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"):
+            if not self.stack:
+                raise pickle.UnpicklingError("a pickle operation on an empty stack")
+            self.memo[len(self.memo) if name == "MEMOIZE" else arg] = self.stack[-1]
+        elif name in ("GET", "BINGET", "LONG_BINGET"):
+            if arg not in self.memo:
+                raise pickle.UnpicklingError(f"memo key {arg!r} not found")
+            self.stack.append(self.memo[arg])
+        elif name == "DUP":
+            self.stack.append(self.pop(1)[0])
+            self.stack.append(self.stack[-1])
+        elif name == "MARK":
+            self.stack.append("mark")
+        elif name in self.MUTATE:
+            count = self.MUTATE[name]
+            items = self.pop_to_mark() if count < 0 else self.pop(count)
+            node = self.stack[-1] if self.stack else None
+            if isinstance(node, int):  # else the unpickler itself fails on it
+                self.children[node].extend(i for i in items if isinstance(i, int))
+        else:
+            items = self.pop_to_mark() if "mark" in before else []
+            items += self.pop(len([b for b in before if b not in ("mark", "stackslice")]))
+            for out in op.stack_after:
+                self.stack.append(self.new(items) if items or out.name in self.CONTAINERS
+                                  else None)
+
+    def new(self, items: list[Item]) -> int:
+        self.children.append([i for i in items if isinstance(i, int)])
+        return len(self.children) - 1
+
+    def depth(self) -> int:
+        """The deepest nesting of what the pickle builds (a cycle is refused)."""
+        depth: dict[int, int] = {}
+        for root in range(len(self.children)):
+            if root in depth:
+                continue
+            todo, on_path = [(root, 0)], set()
+            while todo:
+                node, i = todo.pop()
+                kids = self.children[node]
+                if i == 0:
+                    on_path.add(node)
+                if i < len(kids):
+                    todo.append((node, i + 1))
+                    kid = kids[i]
+                    if kid in on_path:
+                        raise pickle.UnpicklingError("an object that contains itself")
+                    if kid not in depth:
+                        todo.append((kid, 0))
+                    continue
+                on_path.discard(node)
+                depth[node] = 1 + max((depth[k] for k in kids), default=0)
+                if depth[node] > MAX_DEPTH:
+                    return depth[node]
+        return max(depth.values(), default=0)
+
+
+def check_pickle(data: bytes) -> None:
+    """Walk the operations of the pickle ``data`` without running any, and refuse one that
+    would build objects nested deeper than MAX_DEPTH (hashing or printing them would make
+    Python recurse until it crashes) or takes more than MAX_OPS operations.
+
+    A pickle that is malformed at some point is checked up to that point: the unpickler
+    then stops there too, with its own message."""
+    shape = _Shape()
+    try:
+        for count, (op, arg, _) in enumerate(pickletools.genops(io.BytesIO(data))):
+            if count >= MAX_OPS:
+                raise pickle.UnpicklingError(f"more than {MAX_OPS} pickle operations")
+            if op.name == "STOP":
+                break
+            shape.step(op, arg)
+    except ValueError:  # an unknown opcode, a truncated argument: the unpickler says which
+        pass
+    if shape.depth() > MAX_DEPTH:
+        raise pickle.UnpicklingError(f"objects nested deeper than {MAX_DEPTH} levels")
+
+
+def unpickle(path: Path) -> object:
+    """The object pickled in the file ``path``, loaded by a RestrictedUnpickler after
+    :func:`check_pickle`.
+
+    Raises DataError naming the file: refused globals, truncated or corrupt pickles, deep
+    nesting, OSErrors.
     """
-    with open_for_reading(path, "a CIFAR-10 batch file") as f:
-        try:
-            return RestrictedUnpickler(f, encoding="bytes").load()
-        except RefusedGlobal as e:
-            raise DataError(f"refused to unpickle the global '{e.name}': a CIFAR-10 batch holds "
-                            "only NumPy arrays, lists, ints and bytes, so this file is not one "
-                            "(or was tampered with); nothing in it was run",
-                            file=str(path)) from None
-        except OSError as e:
-            raise os_error(path, e) from None
-        except Exception as e:
-            raise DataError(f"not a readable CIFAR-10 batch (a pickle): {type(e).__name__}: "
-                            f"{brief(e)}", file=str(path)) from None
+    data = read_bytes(path, MAX_BYTES, "a CIFAR-10 batch file")
+    try:
+        check_pickle(data)
+        return RestrictedUnpickler(io.BytesIO(data), encoding="bytes").load()
+    except RefusedGlobal as e:
+        raise DataError(f"refused to unpickle the global '{e.name}': a CIFAR-10 batch holds "
+                        "only NumPy arrays, lists, ints and bytes, so this file is not one "
+                        "(or was tampered with); nothing in it was run",
+                        file=str(path)) from None
+    except Exception as e:
+        raise DataError(f"not a readable CIFAR-10 batch (a pickle): {type(e).__name__}: "
+                        f"{brief(e)}", file=str(path)) from None
 
 
 def read_cifar10(section: Cifar10, ctx: SourceContext) -> Raw:

@@ -54,7 +54,11 @@ class SourceContext:
 
     def resolve(self, path: str) -> Path:
         """``path`` as written in the spec, made relative to the spec's folder."""
-        p = Path(path).expanduser()
+        try:
+            p = Path(path).expanduser()
+        except RuntimeError:  # ~user of no such user
+            raise DataError(f"cannot expand {path.partition('/')[0][:40]!r}: no such user",
+                            file=path[:200]) from None
         return p if p.is_absolute() else self.base_dir / p
 
     def spec_origin(self) -> "Origin":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,8 @@ import numpy as np
 from nnc.base.coding import NO_CODING, Coding
 from nnc.base.errors import DataError
 from nnc.base.files import write_atomic
-from nnc.base.npz import load_npz, write_npz
+from nnc.base.inputs import FLOAT32_MAX
+from nnc.base.npz import Declared, load_npz, write_npz
 from nnc.compiler.plan import Plan
 from nnc.runtime.data import Preprocess
 from nnc.runtime.params import ParamStore
@@ -38,8 +40,8 @@ def load_weights(path: str | os.PathLike[str], plan: Plan
     """Read and check a weights file against ``plan``: every parameter present with its
     shape, nothing unknown, all finite. Raises DataError naming the file and the array."""
     path = Path(path)
-    arrays = read_npz(path)
-    check_names_and_shapes(arrays, plan, str(path), extra=(SHIFT, SCALE, CODING))
+    arrays = read_npz(path, lambda declared: check_names_and_shapes(
+        declared, plan, str(path), extra=(SHIFT, SCALE, CODING)))
     coding = _coding(arrays.pop(CODING, None), str(path))
     preprocess = None
     if SHIFT in arrays or SCALE in arrays:
@@ -66,7 +68,7 @@ def _coding(stored: np.ndarray | None, file: str) -> Coding:
     return Coding.from_dict(data, file)
 
 
-def check_names_and_shapes(arrays: dict[str, np.ndarray], plan: Plan, file: str,
+def check_names_and_shapes(arrays: Mapping[str, np.ndarray | Declared], plan: Plan, file: str,
                            extra: tuple[str, ...] = ()) -> None:
     """DataError unless ``arrays`` holds every parameter of ``plan`` with its shape, and
     nothing else (but ``extra`` names)."""
@@ -84,15 +86,22 @@ def check_names_and_shapes(arrays: dict[str, np.ndarray], plan: Plan, file: str,
                             f"it {list(shape)}", file=file)
 
 
-def read_npz(path: Path) -> dict[str, np.ndarray]:
-    """All arrays of an .npz as float32, refusing pickles, non-numeric and non-finite data."""
-    raw = load_npz(path, "not a readable .npz weights file")
+def read_npz(path: Path, check: Callable[[dict[str, Declared]], None] | None = None
+             ) -> dict[str, np.ndarray]:
+    """All arrays of an .npz as float32, refusing pickles, non-numeric and non-finite data
+    and values beyond float32; ``check`` refuses the declared arrays before any is read."""
+    raw = load_npz(path, "not a readable .npz weights file", check=check)
     out = {}
     for name, stored in raw.items():
         if stored.dtype.kind not in "fiu":
             raise DataError(f"array {name!r} has dtype {stored.dtype}, not numbers", file=str(path))
-        array = stored.astype(np.float32)
-        if not np.isfinite(array).all():
-            raise DataError(f"array {name!r} holds NaN or infinite values", file=str(path))
-        out[name] = array
+        with np.errstate(invalid="ignore", over="ignore"):
+            if not np.isfinite(stored).all():
+                raise DataError(f"array {name!r} holds NaN or infinite values", file=str(path))
+            beyond = np.flatnonzero(np.abs(stored) > FLOAT32_MAX)
+        if len(beyond):
+            at = np.unravel_index(beyond[0], stored.shape)
+            raise DataError(f"array {name!r} holds {float(stored.flat[beyond[0]]):g} at "
+                            f"{list(map(int, at))}, beyond float32's range", file=str(path))
+        out[name] = stored.astype(np.float32)
     return out

@@ -9,6 +9,7 @@ early: oversized files, deep nesting, alias bombs, duplicate keys, foreign tags.
 
 from __future__ import annotations
 
+import bisect
 import json.decoder
 import json.scanner
 import math
@@ -21,9 +22,10 @@ import yaml
 
 from nnc.base.errors import Problem, SpecError
 
-MAX_BYTES = 1 << 20  # a spec is a few kilobytes; a megabyte is already absurd
+MAX_BYTES = 256 << 10  # a spec is a few kilobytes; a quarter of a megabyte is already absurd
 MAX_DEPTH = 64
-MAX_VALUES = 100_000  # after alias expansion
+MAX_VALUES = 10_000  # counted before anything is built, and again after alias expansion
+MAX_DIGITS = 4300  # Python's own limit on int() of a decimal string
 
 FieldPath = tuple[Any, ...]
 """Where a value sits in a spec: its keys and list indices, e.g. ("layers", 2, "units")."""
@@ -105,7 +107,7 @@ class _Composer(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
 
 
 def _parse_yaml(text: str, file: str) -> Source:
-    _check_yaml_depth(text, file)
+    _check_yaml_events(text, file)
     try:
         loader = _Composer(text)  # the reader refuses control characters here
     except yaml.reader.ReaderError as e:
@@ -136,17 +138,23 @@ def _yaml_problem(file: str, mark: Any, message: str) -> Problem:
     return Problem(message, file=file, line=mark.line + 1, col=mark.column + 1)
 
 
-def _check_yaml_depth(text: str, file: str) -> None:
-    """Refuse absurd nesting from the event stream, before the recursive composer runs."""
+def _check_yaml_events(text: str, file: str) -> None:
+    """Refuse absurd nesting and too many values from the event stream (libyaml's, fast),
+    before the recursive (and slower) composer builds anything."""
     # libyaml is fast but gives up on its own limits (nesting over 1000 levels, text it
     # cannot encode) where the pure-Python parser the composer uses goes on: when the
     # fast parser fails, check again with the parser the composer will run.
     for loader in (getattr(yaml, "CSafeLoader", None), yaml.SafeLoader):
         if loader is None:
             continue
-        depth = 0
+        depth = values = 0
         try:
             for event in yaml.parse(text, Loader=loader):
+                if isinstance(event, (yaml.NodeEvent)):
+                    values += 1
+                    if values > MAX_VALUES:
+                        raise SpecError(_yaml_problem(
+                            file, event.start_mark, f"more than {MAX_VALUES} values"))
                 if isinstance(event, yaml.CollectionStartEvent):
                     depth += 1
                     if depth > MAX_DEPTH:
@@ -224,6 +232,8 @@ def _resolve_plain(value: str) -> Any:
     if _BOOL.match(value):
         return value.lower() == "true"
     if _INT.match(value):
+        if len(value) > MAX_DIGITS:  # int() refuses long decimals, but not long hex
+            raise ValueError(value[:20])
         return int(value, 0) if value[:2] in ("0o", "0x") else int(value)
     if _FLOAT.match(value):
         lowered = value.lower().lstrip("+")
@@ -249,6 +259,8 @@ class _JsonParser:
 
     def __init__(self, text: str, file: str):
         self.text, self.file = text, file
+        self.count = 0
+        self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
         self.values: dict[FieldPath, tuple[int, int]] = {}
         self.keys: dict[FieldPath, tuple[int, int]] = {}
 
@@ -264,12 +276,12 @@ class _JsonParser:
         return Source(self.file, data, self.values, self.keys)
 
     def where(self, i: int) -> tuple[int, int]:
-        line = self.text.count("\n", 0, i) + 1
-        return line, i - (self.text.rfind("\n", 0, i) + 1) + 1
+        line = bisect.bisect_right(self.line_starts, i)
+        return line, i - self.line_starts[line - 1] + 1
 
-    def fail(self, i: int, message: str) -> SpecError:
+    def fail(self, i: int, message: str, prefix: str = "JSON syntax error: ") -> SpecError:
         line, col = self.where(i)
-        return SpecError(Problem(f"JSON syntax error: {message}", self.file, line, col))
+        return SpecError(Problem(prefix + message, self.file, line, col))
 
     def skip(self, i: int) -> int:
         match = _SPACE.match(self.text, i)  # never None: the pattern matches ""
@@ -278,6 +290,9 @@ class _JsonParser:
     def value(self, i: int, path: FieldPath, depth: int) -> tuple[Any, int]:
         if depth > MAX_DEPTH:
             raise self.fail(i, f"nesting deeper than {MAX_DEPTH} levels")
+        self.count += 1
+        if self.count > MAX_VALUES:
+            raise self.fail(i, f"more than {MAX_VALUES} values", prefix="")
         self.values[path] = self.where(i)
         char = self.text[i:i + 1]
         if char == "{":

@@ -48,7 +48,7 @@ def test_oversized_file(cli, tmp_path: Path) -> None:
     path.write_text(SPEC + "description: " + "x" * MAX_BYTES + "\n")
     result = cli("check", path)
     assert result.exit_code == 2
-    assert "too large for a spec file (limit 1048576 bytes)" in result.stderr
+    assert f"too large for a spec file (limit {MAX_BYTES} bytes)" in result.stderr
     assert "Traceback" not in result.output
 
 
