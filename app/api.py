@@ -100,7 +100,8 @@ def export(spec: SpecLike, trained: "Trained",
 
 def predict(model: "str | os.PathLike[str] | onnx.ModelProto", x: np.ndarray,
             output: str = "scores") -> np.ndarray:
-    """onnxruntime's ``output`` ("scores" or "probabilities") for raw features x [N, ...]."""
+    """onnxruntime's ``output`` ("scores", "probabilities" or "label") for raw features x
+    [N, ...] (for a model of a table with category columns, its cells as strings)."""
     from nnc.base.inputs import Origin, as_rows, check_finite
     from nnc.runtime import onnx_run
     from nnc.runtime.predict import Inputs, check_shape
@@ -110,6 +111,11 @@ def predict(model: "str | os.PathLike[str] | onnx.ModelProto", x: np.ndarray,
     if output not in [o.name for o in sess.get_outputs()]:
         raise DataError(f"the model has no output {output!r}", file=str(model)[:80])
     x = np.asarray(x)
+    if sess.get_inputs()[0].type == "tensor(string)":  # a table's cells, as its CSV has them
+        if x.ndim != 2:
+            raise DataError(f"x must be the table's cells, one row per sample (got shape "
+                            f"{list(x.shape)})", file="<x>")
+        return onnx_run.run(sess, x.astype(str), [output])[0]
     if x.dtype.kind not in "fiub" or x.ndim == 0:
         raise DataError(f"x must be an array of numbers with one row per sample (got "
                         f"{x.dtype}, shape {list(x.shape)})", file="<x>")

@@ -109,10 +109,9 @@ def _input_from_data(spec_file: SpecFile) -> tuple[SpecFile, tuple[str, ...]]:
     if spec.loss is None:
         raise SpecError(spec_file.problem(("data",), "data is given but no loss: add e.g. "
                                           "`loss: softmax_cross_entropy` to train"))
-    width = data_width(spec.data, base_dir=spec_file.base_dir, loss=spec.loss,
-                       seed=spec.train.seed, spec_file=str(spec_file.source.file))
-    key, _ = spec.data.chosen
-    note = f"input: [{width}], the features per sample of the data (data.{key})"
+    width, how = data_width(spec.data, base_dir=spec_file.base_dir, loss=spec.loss,
+                            seed=spec.train.seed, spec_file=str(spec_file.source.file))
+    note = f"input: [{width}], the features per sample of the data ({how})"
     return replace(spec_file, spec=spec.model_copy(update={"input": [width]})), (note,)
 
 

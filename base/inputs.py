@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from nnc.base.coding import MISSING, column_kinds, is_number
 from nnc.base.errors import DataError, Problem
 from nnc.base.files import open_for_reading, require_file
 from nnc.base.npz import declared_npy, load_npz, npz_error
@@ -230,8 +231,6 @@ class CsvTable:
             return np.asarray(self.rows, dtype=np.float64)
         except ValueError:
             pass
-        from nnc.base.coding import column_kinds
-
         names = self.names
         column_kinds(self.rows, names, self.lines, self.file)
         for row, line in zip(self.rows, self.lines):
@@ -249,8 +248,6 @@ class CsvTable:
 def table_cells(table: CsvTable, columns: Sequence[int], kinds: Sequence[str]) -> np.ndarray:
     """The number columns among ``columns`` as float64 [rows, len(columns)]: NaN for an
     empty cell and for every cell of a category column."""
-    from nnc.base.coding import MISSING
-
     if all(k == "number" for k in kinds):
         try:  # the common case, a table of numbers only, at NumPy's speed
             return np.asarray([[row[j] for j in columns] for row in table.rows],
@@ -275,8 +272,6 @@ def text_array(table: CsvTable, columns: Sequence[int]) -> np.ndarray:
 def label_cells(table: CsvTable, column: int, origin: Origin) -> np.ndarray:
     """A label column: float64 [rows] when every cell is a number, else its words (str);
     an empty cell is a DataError at its line."""
-    from nnc.base.coding import column_kinds
-
     cells = [row[column].strip() for row in table.rows]
     for cell, line in zip(cells, table.lines):
         if not cell:
@@ -300,7 +295,7 @@ def read_csv(path: Path, delimiter: str = ",", header_required: bool = True) -> 
             for line, row in _rows(reader):
                 if width is None:
                     width = len(row)
-                    if header_required or not all(_is_number(c) for c in row):
+                    if header_required or not all(is_number(c) for c in row):
                         header, header_line = [name.strip() for name in row], line
                         _check_header(header, str(path), line)
                         continue
@@ -342,14 +337,6 @@ def _rows(reader: Any) -> Iterator[tuple[int, list[str]]]:
         if row:
             yield start, row
         start = reader.line_num + 1
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
 
 
 def _ragged(row: list[str], header: list[str] | None, width: int, file: str,

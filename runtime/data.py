@@ -184,12 +184,30 @@ def _standardizes_targets(loss: str, setting: bool | None) -> bool:
         setting and not LOSSES[loss].classification
 
 
-def data_width(data: DataSpec, *, base_dir: Path, loss: str, seed: int, spec_file: str) -> int:
+def data_width(data: DataSpec, *, base_dir: Path, loss: str, seed: int,
+               spec_file: str) -> tuple[int, str]:
     """How many features per sample the data gives the network (a table's after filling
-    and one-hot encoding), to size a network whose spec leaves out ``input``."""
+    and one-hot encoding), to size a network whose spec leaves out ``input``; and how it
+    was found: the built-in sets' known widths, an .npz's header of ``x`` (nothing
+    decompressed), else the data read (a CSV table's columns decide its width)."""
+    from nnc.base.npz import READ_ERRORS, declared_arrays
+    from nnc.runtime.data_size import BUNDLED
+
+    key, section = data.chosen
+    known = {"spiral": 2, "function": 1, **{k: v[1] for k, v in BUNDLED.items()}}
+    if key in known:
+        return known[key], f"data.{key}"
+    if key == "npz":
+        path = SourceContext(base_dir, spec_file, "", seed).resolve(section.path)
+        try:
+            shape = declared_arrays(path, "not a readable .npz file")["x"].shape
+            if len(shape) >= 2:
+                return int(np.prod(shape[1:], dtype=np.int64)), f"the header of x in {path}"
+        except (DataError, KeyError, *READ_ERRORS):
+            pass  # loading it says what is wrong
     dataset = load_data(data, base_dir=base_dir, features=None, outputs=None, loss=loss,
                         seed=seed, spec_file=spec_file)
-    return int(dataset.x_train.shape[1])
+    return int(dataset.x_train.shape[1]), f"data.{key}, read"
 
 
 # ------------------------------------------------------------------------- checks

@@ -228,6 +228,16 @@ def wait_for_rows(folder: Path, proc: subprocess.Popen, count: int, limit: float
         time.sleep(0.05)
 
 
+def start_long_sweep(spec: Path, out: Path, finished: int,
+                     **popen: object) -> tuple[list[str], subprocess.Popen]:
+    """`nnc sweep` of 1500-epoch trials on 2 workers, once ``finished`` trials have ended."""
+    args = nnc("sweep", spec, "--workers", "2", "-o", out, "-q", "--set", "train.epochs=1500")
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            **popen)  # type: ignore[call-overload]
+    wait_for_rows(out, proc, finished)
+    return args, proc
+
+
 LONG = """sweep:
   parameters:
     layers.0.units: {values: [4, 8, 16]}
@@ -239,9 +249,7 @@ LONG = """sweep:
 def test_a_driver_killed_mid_sweep_resumes_without_rerunning_finished_trials(tmp_path) -> None:
     spec = write_spec(tmp_path, LONG)
     out = tmp_path / "out"
-    args = nnc("sweep", spec, "--workers", "2", "-o", out, "-q", "--set", "train.epochs=1500")
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for_rows(out, proc, 2)
+    args, proc = start_long_sweep(spec, out, 2)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
     before = {r["number"]: (out / "trials" / f"{int(r['number']):04d}" / "weights.npz")
@@ -262,9 +270,7 @@ def test_a_driver_killed_mid_sweep_resumes_without_rerunning_finished_trials(tmp
 def test_ctrl_c_stops_cleanly_and_says_how_to_continue(tmp_path) -> None:
     spec = write_spec(tmp_path, LONG)
     out = tmp_path / "out"
-    args = nnc("sweep", spec, "--workers", "2", "-o", out, "-q", "--set", "train.epochs=1500")
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for_rows(out, proc, 1)
+    args, proc = start_long_sweep(spec, out, 1)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
@@ -286,9 +292,7 @@ def test_a_resumed_random_sampler_does_not_propose_the_first_trials_again(tmp_pa
     train.l2: {low: 1.0e-5, high: 1.0e-1, log: true}
 """)
     out = tmp_path / "out"
-    args = nnc("sweep", spec, "--workers", "2", "-o", out, "-q", "--set", "train.epochs=1500")
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for_rows(out, proc, 2)
+    args, proc = start_long_sweep(spec, out, 2)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
     resumed = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=300)
@@ -305,10 +309,7 @@ def test_sigterm_to_the_process_group_stops_the_sweep_and_resume_finishes_it(tmp
     mid-write, and --resume runs what was left."""
     spec = write_spec(tmp_path, LONG)
     out = tmp_path / "out"
-    args = nnc("sweep", spec, "--workers", "2", "-o", out, "-q", "--set", "train.epochs=1500")
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    wait_for_rows(out, proc, 1)
+    args, proc = start_long_sweep(spec, out, 1, start_new_session=True)
     os.killpg(proc.pid, signal.SIGTERM)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 143, stderr

@@ -56,7 +56,7 @@ def test_a_csv_with_string_labels_builds_without_input_and_predicts_by_column_na
     built = cli("build", spec(tmp, "cancer.csv", "diagnosis"), "-o", tmp / "out", "-q",
                 "--no-report")
     assert built.exit_code == 0, built.stderr
-    assert "note: input: [30], the features per sample of the data" in built.stderr
+    assert "note: input: [30], the features per sample of the data (data.csv, read)" in built.stderr
     report = json.loads((tmp / "out" / "report.json").read_text())
     assert report["data"]["class_names"] == ["benign", "malignant"]
     assert report["data"]["feature_names"] == names
@@ -173,6 +173,10 @@ def test_empty_cells_and_categories_are_encoded_inside_the_model(cli, tmp_path) 
     theirs, = sess.run(["scores"], {"input": cells})
     np.testing.assert_allclose(theirs, ours, rtol=1e-5, atol=1e-5)
     assert report["metrics"]["accuracy"] > 0.8
+    import nnc  # the Python API takes the cells too, and names the classes
+
+    named = nnc.predict(tmp_path / "out" / "model.onnx", cells, output="label")
+    assert list(named) == [("big", "small")[i] for i in ours.argmax(1)]
 
     (tmp_path / "new.csv").write_text("size,city,rooms\n120,rome,2\n,paris,\n")
     result = cli("predict", tmp_path / "out" / "model.onnx", tmp_path / "new.csv", "--classes")
