@@ -57,7 +57,11 @@ def compile_spec(spec: Spec | SpecFile) -> Graph:
         (input_name, input_shape), = spec.graph.inputs.items()
         drafts = _graph_drafts(spec.graph, errors)
         output, output_origin = spec.graph.output, ("graph", "output")
-    else:  # a chain: the spec's validator made sure it has input and layers
+    else:  # a chain: the spec's validator made sure it has layers, and input or data
+        if spec.input is None:  # the pipeline fills it from the data before compiling
+            errors.add(("layers",), "the input's size is not known: give `input`, or let "
+                       "nnc count the data's features (nnc check/build do)")
+            errors.raise_if_any()
         input_name, input_shape = SEQUENTIAL_INPUT, cast(list[int], spec.input)
         drafts = _chain_drafts(spec, errors)
         output, output_origin = drafts[-1].name if drafts else "", ("layers",)
