@@ -48,6 +48,12 @@ def test_build_writes_everything_and_summarizes(digits_build) -> None:
     rows = list(csv.DictReader((out / "history.csv").open()))
     assert len(rows) == train["epochs_run"] == 30
     assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
+    metrics = report["metrics"]  # of the validation split
+    matrix = np.array(metrics["confusion_matrix"])
+    assert matrix.shape == (10, 10) and matrix.sum() == report["data"]["val_samples"]
+    assert np.trace(matrix) / matrix.sum() == pytest.approx(train["val_accuracy"])
+    assert all(len(metrics["per_class"][k]) == 10 for k in ("precision", "recall", "f1"))
+    assert f"validation: macro F1 {metrics['macro_f1']:.4f}" in result.output
 
 
 def test_predict_reproduces_the_validation_accuracy(cli, digits_build) -> None:
