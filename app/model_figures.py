@@ -188,6 +188,8 @@ def of_run(out_dir: Path, report: dict[str, Any]) -> list[Figure | None]:
         drawn.append(first_layer_images(as_image_weights(weight, image), image,
                                         f"first-layer weights of {report['name']}"))
     features = int(data.get("features") or 0)
+    if data.get("columns"):  # a table's val.npz holds its cells, not the network's features
+        return drawn
     val = _samples(out_dir, files.get("val"), features)
     train = _samples(out_dir, files.get("samples"), features)
     if data.get("classes") and train is not None and features == 2:

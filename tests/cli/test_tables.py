@@ -151,8 +151,9 @@ def test_empty_cells_and_categories_are_encoded_inside_the_model(cli, tmp_path) 
                      f"{rng.integers(1, 5)}", "big" if big else "small"])
     write_csv(tmp_path / "t.csv", ["size", "city", "rooms", "kind"], rows)
     built = cli("build", spec(tmp_path, "t.csv", "kind", epochs=60), "-o", tmp_path / "out",
-                "-q", "--no-report")
+                "-q")  # the report too: its val.npz holds the table's cells
     assert built.exit_code == 0, built.stderr
+    assert "confusion" in (tmp_path / "out" / "report.html").read_text()
     assert "input  [5]" in built.stdout or "input: [5]" in built.stdout  # 2 numbers + 3 cities
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     city = next(c for c in report["data"]["columns"] if c["name"] == "city")
