@@ -264,7 +264,6 @@ def predict(model: Path, inputs: Path, output: Path | None = None, what: str = "
     """`nnc predict`: onnxruntime on a file of raw features; ``what`` the model gives
     ("scores", "probabilities" or "classes": their names when the model has them) goes to
     ``output`` (.npy) or, one row a line, to ``echo``."""
-    from nnc.runtime import onnx_run
     from nnc.runtime import predict as run
 
     if output is not None:
@@ -286,16 +285,17 @@ def predict(model: Path, inputs: Path, output: Path | None = None, what: str = "
     names = coding.class_names if classify else None
     labels = data.labels(units, loss, coding) if data.y is not None else None
     if output is not None:
-        rows = run.predict_to_file(sess, data.x, name, classify, output, names)
+        rows = run.predict_to_file(sess, data.x, name, classify, output, str(model), names)
     else:
         rows = 0
-        for scores, in onnx_run.batches(sess, data.x, [name]):
+        for scores, in run.checked_batches(sess, data.x, [name], str(model)):
             found = classify.classify(scores) if classify else scores
             rows += len(found)
             if echo is not None:
                 echo("\n".join((names[r] if names else str(r)) if classify
                                else ",".join(f"{v:.7g}" for v in r) for r in found))
-    found_metrics = run.evaluate(sess, data.x, labels, loss) if labels is not None else None
+    found_metrics = run.evaluate(sess, data.x, labels, loss, str(model)) \
+        if labels is not None else None
     return Prediction(rows, output, found_metrics, len(data.x), data.notes,
                       coding.feature_names)
 

@@ -64,14 +64,16 @@ def external_tensor(message: Message) -> onnx.TensorProto | None:
 
 def session(model: onnx.ModelProto | bytes, threads: int | None = None
             ) -> "ort.InferenceSession":
-    """An onnxruntime CPU session for ``model``."""
+    """An onnxruntime CPU session for ``model``; onnxruntime's own log lines are not shown
+    (its failures reach the user as nnc's one-line errors)."""
     import onnxruntime as ort
 
+    quiet_logs()
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = capped_threads(threads)[0]
         options.inter_op_num_threads = 1
-    options.log_severity_level = 3
+    options.log_severity_level = FATAL
     data = model if isinstance(model, bytes) else model.SerializeToString()
     try:
         return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
@@ -82,6 +84,17 @@ def session(model: onnx.ModelProto | bytes, threads: int | None = None
                               f"{brief(text, 200)} (newest opset it runs: "
                               f"{max_opset()})") from None
         raise
+
+
+FATAL = 4  # onnxruntime's log severity: only fatal errors (its own coloured lines on stderr)
+
+
+@functools.lru_cache(maxsize=1)
+def quiet_logs() -> None:
+    """Silence onnxruntime's default logger (used before a session's own options apply)."""
+    import onnxruntime as ort
+
+    ort.set_default_logger_severity(FATAL)
 
 
 BATCH = 4096  # rows per run: bounded memory for huge (memory-mapped) inputs
@@ -107,7 +120,7 @@ def run_once(sess: "ort.InferenceSession", outputs: list[str] | None,
     import onnxruntime as ort
 
     options = ort.RunOptions()
-    options.log_severity_level = 4  # its own error line about the terminate flag: not shown
+    options.log_severity_level = FATAL  # its error lines (the terminate flag, a failed node)
     if threading.current_thread() is not threading.main_thread():
         return list(sess.run(outputs, feed, options))  # signals go to the main thread anyway
     done: dict[str, Any] = {}
@@ -154,6 +167,7 @@ def max_opset() -> int:
     """The newest default-domain opset the installed onnxruntime runs (probed once)."""
     from onnx import TensorProto, helper
 
+    quiet_logs()
     newest = 13
     for opset in range(14, onnx.defs.onnx_opset_version() + 1):
         info = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])

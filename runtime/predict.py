@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -27,6 +28,7 @@ from nnc.base.inputs import (
     read_csv,
     read_npy,
     read_npz_samples,
+    shape_text,
     table_cells,
     text_array,
 )
@@ -256,8 +258,34 @@ def model_coding(sess: "ort.InferenceSession", model_file: str) -> Coding:
     return coding
 
 
+def checked_batches(sess: "ort.InferenceSession", x: np.ndarray, outputs: list[str],
+                    model_file: str) -> Iterator[list[np.ndarray]]:
+    """:func:`onnx_run.batches`, for a model that may not be nnc's: onnxruntime failing on a
+    batch (the dry run had two rows) is a DataError naming the model and the rows, and so is
+    an output that does not have one row per input row and the columns it declares."""
+    declared = {o.name: o.shape for o in sess.get_outputs()}
+    runs = onnx_run.batches(sess, x, outputs)
+    for start in range(0, max(len(x), 1), onnx_run.BATCH):
+        rows = min(len(x) - start, onnx_run.BATCH)
+        try:
+            found = next(runs)
+        except Interrupted:
+            raise
+        except Exception as e:  # onnxruntime's own errors (Fail, InvalidArgument, ...)
+            raise DataError(f"onnxruntime fails to run this model on rows {start}.."
+                            f"{start + rows - 1} of the input: {brief(e, 200)}",
+                            file=model_file) from None
+        for name, value in zip(outputs, found):
+            want = (rows,) if len(declared[name]) == 1 else (rows, declared[name][1])
+            if value.shape != want:
+                raise DataError(f"output {name!r} has shape {shape_text(value.shape)} for "
+                                f"{rows} input rows, expected {shape_text(want)} (one row "
+                                "per input row, the columns it declares)", file=model_file)
+        yield found
+
+
 def predict_to_file(sess: "ort.InferenceSession", x: np.ndarray, output: str,
-                    classify: Loss | None, out: Path,
+                    classify: Loss | None, out: Path, model_file: str,
                     names: tuple[str, ...] | None = None) -> int:
     """Write predictions to ``out`` (.npy) atomically, batch by batch (bounded memory): the
     ``output``, or with ``classify`` the classes its loss predicts (by their ``names``, if
@@ -271,7 +299,7 @@ def predict_to_file(sess: "ort.InferenceSession", x: np.ndarray, output: str,
 
     def write(f: BinaryIO) -> None:
         np.lib.format.write_array_header_1_0(f, header)
-        for scores, in onnx_run.batches(sess, x, [output]):
+        for scores, in checked_batches(sess, x, [output], model_file):
             rows = classify.classify(scores) if classify else scores
             if table is not None:
                 rows = table[rows]
@@ -282,12 +310,12 @@ def predict_to_file(sess: "ort.InferenceSession", x: np.ndarray, output: str,
 
 
 def evaluate(sess: "ort.InferenceSession", x: np.ndarray, y: np.ndarray,
-             loss: Loss) -> dict[str, Any]:
+             loss: Loss, model_file: str) -> dict[str, Any]:
     """Metrics of the model on labelled rows: accuracy and per class (classification), or
     MAE, RMSE and R2 (regression); batch by batch."""
     from nnc.runtime import metrics
 
-    scores = np.concatenate([s for s, in onnx_run.batches(sess, x, ["scores"])])
+    scores = np.concatenate([s for s, in checked_batches(sess, x, ["scores"], model_file)])
     if not loss.classification:
         return metrics.regression(y, scores)
     classes = 2 if loss.labels == "binary" else scores.shape[1]
@@ -337,4 +365,6 @@ def _signature_problem(sess: "ort.InferenceSession") -> str | None:
                 return f"output 'label' is {o.type} {o.shape}, expected int64 or string [batch]"
         elif o.type != "tensor(float)" or len(o.shape) != 2 or not isinstance(o.shape[1], int):
             return f"output {o.name!r} is {o.type} {o.shape}, expected float [batch, units]"
+        elif o.shape[1] < 1:
+            return f"output {o.name!r} has {o.shape[1]} columns, expected at least one"
     return None
