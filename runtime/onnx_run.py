@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 from google.protobuf.message import Message
 
-from nnc.base.errors import DataError, ExportError, Interrupted, brief
+from nnc.base.errors import DataError, ExportError, Interrupted, brief, excerpt
 from nnc.base.files import read_bytes
 from nnc.base.machine import capped_threads
 
@@ -39,8 +39,8 @@ def read_model(path: str | os.PathLike[str]) -> onnx.ModelProto:
                         file=str(path)) from None
     if external is not None:
         location = next((e.value for e in external.external_data if e.key == "location"), "")
-        raise DataError(f"tensor {external.name!r} keeps its data in another file "
-                        f"({location[:100]!r}); nnc runs only self-contained ONNX files and "
+        raise DataError(f"tensor {excerpt(external.name)} keeps its data in another file "
+                        f"({excerpt(location, 100)}); nnc runs only self-contained ONNX files and "
                         "never opens a file a model names", file=str(path))
     if not model.graph.input or not model.graph.output:
         raise DataError("the ONNX graph has no input or no output", file=str(path))
