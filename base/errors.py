@@ -99,14 +99,15 @@ def printable(text: str) -> str:
                    for c in text)
 
 
-def excerpt(text: object, limit: int = 40) -> str:
+def excerpt(text: object, limit: int = 40, quote: bool = True) -> str:
     """What a message quotes of a file's contents (a cell, a column's name, a label): at
     most ``limit`` characters of it (then "..."), control and invisible characters escaped,
-    in quotes: ``'abc'``. Every message that quotes a file goes through here, so a message
-    never echoes a whole line of a file (a password hash) or an escape sequence."""
+    in quotes (unless not ``quote``): ``'abc'``. Every message that quotes a file goes
+    through here, so a message never echoes a whole line of a file (a password hash) or an
+    escape sequence."""
     text = str(text)
     short = text if len(text) <= limit else text[:limit] + "..."
-    return "'" + printable(short) + "'"
+    return f"'{printable(short)}'" if quote else printable(short)
 
 
 def listing(names: Iterable[object], count: int = 8, limit: int = 20) -> str:
