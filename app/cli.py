@@ -272,7 +272,7 @@ def check(spec: Path, overrides: tuple[str, ...], max_memory: int | None) -> Non
 
 def _notes(prepared: Any) -> None:
     for note in prepared.notes:
-        click.echo(f"note: {note}", err=True)
+        click.echo(printable(f"note: {note}"), err=True)
 
 
 @main.command()
@@ -383,11 +383,11 @@ def predict(model: Path, inputs: Path, output: Path | None, what: str | None,
     done = pipeline.predict(model, inputs, output, what or "scores", label, threads,
                             echo=click.echo)
     for note in done.notes:
-        click.echo(f"note: {note}", err=True)
+        click.echo(printable(f"note: {note}"), err=True)
     if verbose:
         names = ", ".join(done.feature_names) if done.feature_names else \
             "(the model has no feature names: columns are taken by position)"
-        click.echo(f"features: {names}", err=True)
+        click.echo(printable(f"features: {names}"), err=True)
     if output is not None:
         click.echo(f"wrote {output} ({done.rows} rows)")
     m = done.metrics

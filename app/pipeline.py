@@ -192,7 +192,7 @@ def package(prepared: Prepared, out_dir: Path, threads: int | None = None,
     val = out_dir / "val.npz"
     x = load_npz(val, "not a readable val.npz", required=("x",))["x"] if val.is_file() \
         else None
-    parity = verify_model(prepared, trained, model, threads, x)
+    parity = verify_model(prepared, trained, model, threads, x, out_dir / "weights.npz")
     model_path = out_dir / "model.onnx"
     write_atomic(model_path, model.SerializeToString())
     from nnc.sizing_table import sizing_table
@@ -226,7 +226,7 @@ def export(prepared: Prepared, trained: Trained, output: Path | None = None,
         check_output(output, run_inputs(prepared) | ({"the weights": weights} if weights else {}))
     check_names_and_shapes(trained.params.state_dict(), prepared.plan, "<trained weights>")
     model = export_model(prepared, trained.params, trained.preprocess, coding=trained.coding)
-    parity = verify_model(prepared, trained, model, threads)
+    parity = verify_model(prepared, trained, model, threads, weights=weights)
     if output is not None:
         write_atomic(output, model.SerializeToString())
     return model, parity
@@ -263,7 +263,6 @@ def predict(model: Path, inputs: Path, output: Path | None = None, what: str = "
     """`nnc predict`: onnxruntime on a file of raw features; ``what`` the model gives
     ("scores", "probabilities" or "classes": their names when the model has them) goes to
     ``output`` (.npy) or, one row a line, to ``echo``."""
-    from nnc.runtime import onnx_run
     from nnc.runtime import predict as run
 
     if output is not None:
@@ -285,16 +284,17 @@ def predict(model: Path, inputs: Path, output: Path | None = None, what: str = "
     names = coding.class_names if classify else None
     labels = data.labels(units, loss, coding) if data.y is not None else None
     if output is not None:
-        rows = run.predict_to_file(sess, data.x, name, classify, output, names)
+        rows = run.predict_to_file(sess, data.x, name, classify, output, str(model), names)
     else:
         rows = 0
-        for scores, in onnx_run.batches(sess, data.x, [name]):
+        for scores, in run.checked_batches(sess, data.x, [name], str(model)):
             found = classify.classify(scores) if classify else scores
             rows += len(found)
             if echo is not None:
                 echo("\n".join((names[r] if names else str(r)) if classify
                                else ",".join(f"{v:.7g}" for v in r) for r in found))
-    found_metrics = run.evaluate(sess, data.x, labels, loss) if labels is not None else None
+    found_metrics = run.evaluate(sess, data.x, labels, loss, str(model)) \
+        if labels is not None else None
     return Prediction(rows, output, found_metrics, len(data.x), data.notes,
                       coding.feature_names)
 
@@ -447,12 +447,15 @@ def export_model(prepared: Prepared, params: "ParamStore", preprocess: "Preproce
 
 
 def verify_model(prepared: Prepared, trained: Trained, model: "onnx.ModelProto",
-                 threads: int | None = None, x: np.ndarray | None = None) -> "Parity":
+                 threads: int | None = None, x: np.ndarray | None = None,
+                 weights: Path | None = None) -> "Parity":
     """Parity of onnxruntime and NumPy on the raw inputs ``x``, else on the validation
-    inputs, else on random ones."""
+    inputs, else on random ones; scores that are not finite there are an error naming
+    ``weights`` (else the spec)."""
     from nnc.runtime.parity import check_parity
 
     d, preprocess = trained.dataset, trained.preprocess
+    inputs = "validation samples"
     if x is not None and len(x):
         x = x[:PARITY_SAMPLES]
     elif d is not None and len(d.x_val_raw):
@@ -464,10 +467,14 @@ def verify_model(prepared: Prepared, trained: Trained, model: "onnx.ModelProto",
     else:
         rng = np.random.default_rng(prepared.spec_file.spec.train.seed)
         x = rng.standard_normal((256, math.prod(prepared.graph.input_shape))).astype(np.float32)
-        if preprocess is not None:  # random inputs on the scale of the raw features
-            x = x / preprocess.scale + preprocess.shift
+        inputs = "random inputs"
+        if preprocess is not None:  # half on the scale of the raw features, half of unit
+            with np.errstate(all="ignore"):  # scale around their shift: a scale that
+                x[:128] = x[:128] / preprocess.scale + preprocess.shift  # overflows shows
+                x[128:] += preprocess.shift
+    file = str(weights) if weights is not None else str(prepared.spec_file.source.file)
     return check_parity(prepared.plan, trained.params, model, x, preprocess, threads,
-                        trained.coding)
+                        trained.coding, file, inputs)
 
 
 def _stop_if_asked(should_stop: Callable[[], int | None] | None, where: str) -> None:

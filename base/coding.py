@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from nnc.base.errors import DataError, Problem
+from nnc.base.errors import DataError, Problem, excerpt, listing
 
 MISSING = ""  # an empty cell of a CSV table (after stripping spaces)
 
@@ -99,8 +99,9 @@ class Coding:
                 new = sorted({str(c) for c in np.unique(cells)} - set(column.categories)
                              - {MISSING})
                 if new:
-                    shown = ", ".join(repr(c) for c in new[:5]) + (", ..." if len(new) > 5 else "")
-                    notes.append(f"column '{column.name}': categories not seen in training "
+                    shown = listing(new, 5)
+                    notes.append(f"column {excerpt(column.name, 30)}: categories not seen in "
+                                 "training "
                                  f"({shown}) are encoded as all zeros")
         return notes
 
@@ -218,10 +219,10 @@ def column_kinds(cells: list[list[str]], names: Sequence[str], lines: Sequence[i
                 seen, at = first[j] or ("", 0)
                 what = "a number" if kind == "number" else "not a number"
                 raise DataError(Problem(
-                    f"{text[:40]!r} is {what}, but the column's first value {seen[:40]!r} "
+                    f"{excerpt(text)} is {what}, but the column's first value {excerpt(seen)} "
                     f"(line {at}) is {'not ' if kind == 'number' else ''}one: a column holds "
                     "numbers or categories (words), not both", file=file, line=line,
-                    path=f"column '{names[j]}'"))
+                    path=f"column {excerpt(names[j], 30)}"))
     return [k or "number" for k in kinds]
 
 

@@ -99,6 +99,25 @@ def printable(text: str) -> str:
                    for c in text)
 
 
+def excerpt(text: object, limit: int = 40, quote: bool = True) -> str:
+    """What a message quotes of a file's contents (a cell, a column's name, a label): at
+    most ``limit`` characters of it (then "..."), control and invisible characters escaped,
+    in quotes (unless not ``quote``): ``'abc'``. Every message that quotes a file goes
+    through here, so a message never echoes a whole line of a file (a password hash) or an
+    escape sequence."""
+    text = str(text)
+    short = text if len(text) <= limit else text[:limit] + "..."
+    return f"'{printable(short)}'" if quote else printable(short)
+
+
+def listing(names: Iterable[object], count: int = 8, limit: int = 20) -> str:
+    """The first ``count`` of ``names``, each an :func:`excerpt` of ``limit`` characters:
+    ``'a', 'b', ...``."""
+    names = list(names)
+    shown = ", ".join(excerpt(n, limit) for n in names[:count])
+    return shown + (", ..." if len(names) > count else "")
+
+
 def brief(error: BaseException | str, limit: int = 160) -> str:
     """The first line of an error's message, spaces folded, at most about ``limit``
     characters (the name of the exception's type if it has no message)."""

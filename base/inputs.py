@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from nnc.base.coding import MISSING, column_kinds, is_number
-from nnc.base.errors import DataError, Problem
+from nnc.base.errors import DataError, Problem, excerpt, listing
 from nnc.base.files import open_for_reading, require_file
 from nnc.base.npz import declared_npy, load_npz, npz_error
 
@@ -71,8 +71,9 @@ class Origin:
 
 
 def _quoted(name: str) -> str:
-    """A column by name ('price'), or by its 1-based number (3) in a file without header."""
-    return name if name.isdigit() else f"'{name}'"
+    """A column by name ('price', at most a short excerpt), or by its 1-based number (3) in
+    a file without header."""
+    return name if name.isdigit() else excerpt(name, 30)
 
 
 # ------------------------------------------------------------------------- checks
@@ -198,6 +199,7 @@ class CsvTable:
     rows: list[list[str]]
     lines: list[int]
     header_line: int = 1
+    delimiter: str = ","
 
     @property
     def names(self) -> list[str]:
@@ -213,15 +215,19 @@ class CsvTable:
             return DataError(Problem(message, file=self.file, line=self.header_line))
 
         if header is None:
-            raise DataError(f"no {role} {name!r}: the file has no header row naming its "
+            raise DataError(f"no {role} {excerpt(name)}: the file has no header row naming its "
                             "columns", file=self.file)
         if header.count(name) > 1:
-            raise error(f"column '{name}' appears {header.count(name)} times in the header")
+            raise error(f"column {excerpt(name)} appears {header.count(name)} times in the "
+                        "header")
         if name not in header:
+            if len(header) == 1:  # not a table with this delimiter: quote none of its line
+                raise error(f"no {role} {excerpt(name)}: the first row is a single column, "
+                            f"with no {self.delimiter!r} between columns (is this a CSV "
+                            "file?)")
             close = difflib.get_close_matches(name, header, n=1, cutoff=0.5)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            listing = ", ".join(header[:20]) + (", ..." if len(header) > 20 else "")
-            raise error(f"no {role} '{name}'{hint} (the columns: {listing})")
+            hint = f"; did you mean {excerpt(close[0])}?" if close else ""
+            raise error(f"no {role} {excerpt(name)}{hint} (the columns: {listing(header)})")
         return header.index(name)
 
     def numbers(self) -> np.ndarray:
@@ -239,7 +245,7 @@ class CsvTable:
                     float(cell)
                 except ValueError:
                     what = "empty cell, expected a number" if not cell.strip() else \
-                        f"{cell.strip()!r} is not a number"
+                        f"{excerpt(cell.strip())} is not a number"
                     raise DataError(Problem(what, file=self.file, line=line,
                                             path=f"column {_quoted(names[j])}")) from None
         raise AssertionError("unreachable: a cell failed as a whole but not alone")
@@ -315,7 +321,7 @@ def read_csv(path: Path, delimiter: str = ",", header_required: bool = True) -> 
     if not rows:
         raise DataError(Problem("no samples: the file has only its header row", file=str(path),
                                 line=header_line))
-    return CsvTable(str(path), header, rows, lines, header_line)
+    return CsvTable(str(path), header, rows, lines, header_line, delimiter)
 
 
 def _check_header(header: list[str], file: str, line: int) -> None:
@@ -323,7 +329,7 @@ def _check_header(header: list[str], file: str, line: int) -> None:
     seen: set[str] = set()
     for name in header:
         if name in seen:
-            raise DataError(Problem(f"column '{name}' appears {header.count(name)} times in "
+            raise DataError(Problem(f"column {excerpt(name)} appears {header.count(name)} times in "
                                     "the header; each column needs its own name", file=file,
                                     line=line))
         seen.add(name)
@@ -343,9 +349,10 @@ def _ragged(row: list[str], header: list[str] | None, width: int, file: str,
             line: int) -> Problem:
     first = "the header" if header is not None else "the first row"
     if len(row) < width:
-        column = f"column '{header[len(row)]}'" if header is not None else None
+        column = f"column {_quoted(header[len(row)])}" if header is not None else None
         return Problem(f"missing: the row has {len(row)} fields, {first} {width}",
                        file=file, line=line, path=column)
-    after = f" (after column '{header[-1]}' comes {row[width]!r})" if header is not None else ""
+    after = f" (after column {_quoted(header[-1])} comes {excerpt(row[width])})" \
+        if header is not None else ""
     return Problem(f"the row has {len(row)} fields, but {first} has {width}{after}",
                    file=file, line=line)

@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from nnc.base.errors import DataError, brief
+from nnc.base.errors import DataError, brief, excerpt
 from nnc.base.files import require_file
 
 READ_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError)
@@ -55,11 +55,12 @@ def check_declared(name: str, declared: Declared, data_bytes: int, path: Path,
     header may not promise more than is there (the one check of declared sizes, for .npy
     files and .npz members alike)."""
     if declared.dtype.hasobject:
-        raise DataError(f"array {name!r} holds Python objects (dtype object), which nnc "
+        raise DataError(f"array {excerpt(name, 60)} holds Python objects (dtype object), which nnc "
                         "never unpickles; save it as numbers", file=str(path))
     if declared.nbytes != data_bytes:
         shape = "[" + ", ".join(map(str, declared.shape)) + "]"
-        raise DataError(f"{what} (array {name!r} declares shape {shape} of {declared.dtype}, "
+        raise DataError(f"{what} (array {excerpt(name, 60)} declares shape {shape} of "
+                        f"{declared.dtype}, "
                         f"{_size(declared.nbytes)}, but the file holds {_size(data_bytes)} "
                         "of it)", file=str(path))
 
@@ -83,7 +84,7 @@ def declared_arrays(path: Path, what: str) -> dict[str, Declared]:
             name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
             limit = max(INFLATION_FLOOR, MAX_INFLATION * info.compress_size)
             if info.compress_type != zipfile.ZIP_STORED and info.file_size > limit:
-                raise DataError(f"{what} (array {name!r} would inflate from "
+                raise DataError(f"{what} (array {excerpt(name, 60)} would inflate from "
                                 f"{_size(info.compress_size)} to {_size(info.file_size)}: a "
                                 "compression bomb? save such data uncompressed, with np.savez)",
                                 file=str(path))
@@ -91,7 +92,7 @@ def declared_arrays(path: Path, what: str) -> dict[str, Declared]:
                 try:
                     declared = read_npy_header(member)  # type: ignore[arg-type]
                 except ValueError:
-                    raise DataError(f"{what} (member {info.filename[:60]!r} is not a NumPy "
+                    raise DataError(f"{what} (member {excerpt(info.filename, 60)} is not a NumPy "
                                     ".npy array)", file=str(path)) from None
             check_declared(name, declared, info.file_size - declared.header_bytes, path, what)
             out[name] = declared

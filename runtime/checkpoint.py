@@ -169,6 +169,20 @@ class CheckpointStore:
         self.journal = f"history-{secrets.token_hex(8)}.jsonl"
         self.journaled = 0  # records in the journal
         self.journal_hash = hashlib.sha256()
+        self._check_entries()
+
+    def _check_entries(self) -> None:
+        """A directory (or a device, a pipe) under a checkpoint's name is not a damaged
+        checkpoint that could be skipped and later removed: it is refused before training."""
+        for path in self.files():
+            try:
+                regular = path.is_file()
+            except OSError:
+                regular = False
+            if not regular:
+                what = "a directory" if path.is_dir() else "not a regular file"
+                raise DataError(f"is {what}, not a checkpoint file; move it away (nnc removes "
+                                "only files it wrote)", file=str(path))
 
     def files(self) -> list[Path]:
         """Checkpoint files, oldest first."""

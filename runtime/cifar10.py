@@ -22,7 +22,7 @@ from typing import Any, ClassVar, cast
 
 import numpy as np
 
-from nnc.base.errors import DataError, brief
+from nnc.base.errors import DataError, brief, excerpt
 from nnc.base.files import kind_of, os_error, read_bytes
 from nnc.runtime.sources import Raw, SourceContext
 from nnc.spec.sections import Cifar10
@@ -292,7 +292,7 @@ def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     data, labels = _entry(batch, "data"), _entry(batch, "labels")
     missing = [f"b'{k}'" for k, v in (("data", data), ("labels", labels)) if v is None]
     if missing:
-        keys = ", ".join(repr(k) for k in list(batch)[:8]) or "none"
+        keys = ", ".join(excerpt(repr(k), 30, quote=False) for k in list(batch)[:8]) or "none"
         raise DataError(f"no {' or '.join(missing)} entry (the keys: {keys})", file=str(path))
     if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2
             and data.shape[1] == PIXELS):
@@ -318,7 +318,8 @@ def _labels(labels: object, rows: int, path: Path) -> np.ndarray:
         raise DataError(f"b'labels' is a {type(labels).__name__}, expected a list of ints",
                         file=str(path))
     if first is not None:
-        raise DataError(f"b'labels'[{first}] is {value!r}, expected a class 0..{CLASSES - 1}",
+        raise DataError(f"b'labels'[{first}] is {excerpt(repr(value), quote=False)}, "
+                        f"expected a class 0..{CLASSES - 1}",
                         file=str(path))
     if len(labels) != rows:
         raise DataError(f"b'labels' has {len(labels)} entries, but b'data' has {rows} rows",

@@ -19,7 +19,7 @@ from typing import cast
 import numpy as np
 
 from nnc.base.coding import NO_CODING, Coding, class_names_of, fit_columns, is_number, label_texts
-from nnc.base.errors import DataError
+from nnc.base.errors import DataError, excerpt, listing
 from nnc.base.inputs import CHUNK, Origin, as_features, as_rows, check_finite, class_labels, units
 from nnc.base.losses import LOSSES
 from nnc.runtime import sources
@@ -255,7 +255,7 @@ def check_network(raw: Raw, features: int | None, outputs: int | None, loss: str
 
 
 def _listing(names: tuple[str, ...]) -> str:
-    return ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
+    return listing(names, 10)
 
 
 def check_width(raw: Raw, coding: Coding, features: int | None) -> None:
@@ -288,7 +288,7 @@ def check_samples(raw: Raw, x: np.ndarray, y: np.ndarray, x_name: str, y_name: s
     if y.dtype.kind in "US":
         cells = np.asarray(y, dtype=str).reshape(-1)
         bad = next(i for i, cell in enumerate(cells) if not is_number(cell))
-        raise raw.origin.error(f"{str(y.reshape(-1)[bad])[:40]!r} is not a number",
+        raise raw.origin.error(f"{excerpt(y.reshape(-1)[bad])} is not a number",
                                f" ({loss} learns numeric targets)", part=y_name, row=bad)
     noun = y_name if raw.origin.field is None else raw.subject
     return x, targets(y, raw.origin, y_name, outputs,
@@ -304,7 +304,7 @@ def named_labels(y: np.ndarray, names: tuple[str, ...], origin: Origin, part: st
     index = np.asarray([lookup.get(str(f), -1) for f in found], dtype=np.int64)[inverse]
     bad = np.flatnonzero(index < 0)
     if len(bad):
-        raise origin.error(f"label {texts[bad[0]][:40]!r}",
+        raise origin.error(f"label {excerpt(texts[bad[0]])}",
                            f" is not one of the classes ({_listing(names)})", part=part,
                            row=int(bad[0]))
     return index.astype(np.int64)

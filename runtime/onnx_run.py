@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 from google.protobuf.message import Message
 
-from nnc.base.errors import DataError, ExportError, Interrupted, brief
+from nnc.base.errors import DataError, ExportError, Interrupted, brief, excerpt
 from nnc.base.files import read_bytes
 from nnc.base.machine import capped_threads
 
@@ -39,8 +39,8 @@ def read_model(path: str | os.PathLike[str]) -> onnx.ModelProto:
                         file=str(path)) from None
     if external is not None:
         location = next((e.value for e in external.external_data if e.key == "location"), "")
-        raise DataError(f"tensor {external.name!r} keeps its data in another file "
-                        f"({location[:100]!r}); nnc runs only self-contained ONNX files and "
+        raise DataError(f"tensor {excerpt(external.name)} keeps its data in another file "
+                        f"({excerpt(location, 100)}); nnc runs only self-contained ONNX files and "
                         "never opens a file a model names", file=str(path))
     if not model.graph.input or not model.graph.output:
         raise DataError("the ONNX graph has no input or no output", file=str(path))
@@ -64,14 +64,16 @@ def external_tensor(message: Message) -> onnx.TensorProto | None:
 
 def session(model: onnx.ModelProto | bytes, threads: int | None = None
             ) -> "ort.InferenceSession":
-    """An onnxruntime CPU session for ``model``."""
+    """An onnxruntime CPU session for ``model``; onnxruntime's own log lines are not shown
+    (its failures reach the user as nnc's one-line errors)."""
     import onnxruntime as ort
 
+    quiet_logs()
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = capped_threads(threads)[0]
         options.inter_op_num_threads = 1
-    options.log_severity_level = 3
+    options.log_severity_level = FATAL
     data = model if isinstance(model, bytes) else model.SerializeToString()
     try:
         return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
@@ -82,6 +84,17 @@ def session(model: onnx.ModelProto | bytes, threads: int | None = None
                               f"{brief(text, 200)} (newest opset it runs: "
                               f"{max_opset()})") from None
         raise
+
+
+FATAL = 4  # onnxruntime's log severity: only fatal errors (its own coloured lines on stderr)
+
+
+@functools.lru_cache(maxsize=1)
+def quiet_logs() -> None:
+    """Silence onnxruntime's default logger (used before a session's own options apply)."""
+    import onnxruntime as ort
+
+    ort.set_default_logger_severity(FATAL)
 
 
 BATCH = 4096  # rows per run: bounded memory for huge (memory-mapped) inputs
@@ -107,7 +120,7 @@ def run_once(sess: "ort.InferenceSession", outputs: list[str] | None,
     import onnxruntime as ort
 
     options = ort.RunOptions()
-    options.log_severity_level = 4  # its own error line about the terminate flag: not shown
+    options.log_severity_level = FATAL  # its error lines (the terminate flag, a failed node)
     if threading.current_thread() is not threading.main_thread():
         return list(sess.run(outputs, feed, options))  # signals go to the main thread anyway
     done: dict[str, Any] = {}
@@ -154,6 +167,7 @@ def max_opset() -> int:
     """The newest default-domain opset the installed onnxruntime runs (probed once)."""
     from onnx import TensorProto, helper
 
+    quiet_logs()
     newest = 13
     for opset in range(14, onnx.defs.onnx_opset_version() + 1):
         info = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])

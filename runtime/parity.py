@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 
 from nnc.base.coding import NO_CODING, Coding
-from nnc.base.errors import ParityError
+from nnc.base.errors import ExportError, ParityError
 from nnc.compiler.onnx_export import export_onnx
 from nnc.compiler.plan import Plan
 from nnc.runtime import onnx_run
@@ -55,11 +55,22 @@ def numpy_scores(plan: Plan, params: ParamStore, x_raw: np.ndarray,
 
 def check_parity(plan: Plan, params: ParamStore, model: onnx.ModelProto, x_raw: np.ndarray,
                  preprocess: Preprocess | None, threads: int | None = None,
-                 coding: Coding = NO_CODING) -> Parity:
-    """Run both on ``x_raw``; raise ParityError naming the first node where they disagree."""
-    expected, executor = numpy_scores(plan, params, x_raw, preprocess, coding)
+                 coding: Coding = NO_CODING, file: str | None = None,
+                 inputs: str = "validation samples") -> Parity:
+    """Run both on ``x_raw`` (described as ``inputs`` in messages). Scores that are not
+    finite in the NumPy runtime are an ExportError naming ``file`` (the weights overflow
+    float32: both runtimes would give NaN); otherwise raise ParityError naming the first
+    node where they disagree. Overflows are found here, never printed as NumPy warnings."""
+    with np.errstate(all="ignore"):
+        expected, executor = numpy_scores(plan, params, x_raw, preprocess, coding)
+    bad = np.flatnonzero(~np.isfinite(expected.reshape(len(expected), -1)).all(axis=1))
+    if len(bad):
+        raise ExportError(f"the model's scores are not finite (NaN or infinite) on {len(bad)} "
+                          f"of {len(expected)} {inputs} (the first: sample {bad[0]}): its "
+                          "weights or input preprocessing overflow float32; not exported",
+                          file=file)
     got, = onnx_run.run(onnx_run.session(model, threads), x_raw, ["scores"])
-    parity = Parity(len(x_raw), float(np.abs(got - expected).max(initial=0.0)),
+    parity = Parity(len(x_raw), difference(got, expected),
                     float(np.abs(expected).max(initial=0.0)))
     if not parity.ok:
         where = first_disagreement(plan, params, executor, x_raw, preprocess, model, coding)
@@ -67,6 +78,18 @@ def check_parity(plan: Plan, params: ParamStore, model: onnx.ModelProto, x_raw: 
                           f"{parity.max_abs_diff:.3g} on {parity.samples} samples "
                           f"(relative {parity.relative:.3g} > {TOLERANCE:g}); {where}")
     return parity
+
+
+def difference(theirs: np.ndarray, ours: np.ndarray) -> float:
+    """The largest absolute difference of two arrays of one shape, where values that are
+    non-finite the same way (both NaN, or the same infinity) agree, and a value that is
+    finite in one and not in the other differs infinitely."""
+    with np.errstate(all="ignore"):
+        diff = np.abs(theirs.astype(np.float64) - ours.astype(np.float64))
+    same = (theirs == ours) | (np.isnan(theirs) & np.isnan(ours))
+    diff[same] = 0.0
+    diff[np.isnan(diff)] = np.inf  # NaN against a number
+    return float(diff.max(initial=0.0))
 
 
 def first_disagreement(plan: Plan, params: ParamStore, executor: Executor, x_raw: np.ndarray,
@@ -85,8 +108,9 @@ def first_disagreement(plan: Plan, params: ParamStore, executor: Executor, x_raw
         theirs = values.get(step.output)
         if theirs is None or ours is None:
             continue
-        diff = float(np.abs(theirs - ours).max(initial=0.0))
-        if diff / max(1.0, float(np.abs(ours).max(initial=0.0))) > TOLERANCE:
+        diff = difference(theirs, ours)
+        largest = np.abs(ours[np.isfinite(ours)]).max(initial=0.0)
+        if diff / max(1.0, float(largest)) > TOLERANCE:
             op = step.node.op + (f" + {step.node.activation.op}" if step.node.activation else "")
             return f"first disagreement at node {step.output!r} ({op}, max abs diff {diff:.3g})"
     return "no single node disagrees beyond the tolerance (the differences add up)"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import numpy as np
 
 from nnc.base.coding import NO_CODING, Coding, label_texts
-from nnc.base.errors import DataError, Interrupted, Problem, brief
+from nnc.base.errors import DataError, Interrupted, Problem, brief, excerpt, listing
 from nnc.base.files import write_atomic
 from nnc.base.inputs import (
     CsvTable,
@@ -27,6 +28,7 @@ from nnc.base.inputs import (
     read_csv,
     read_npy,
     read_npz_samples,
+    shape_text,
     table_cells,
     text_array,
 )
@@ -90,9 +92,8 @@ def class_indices(y: np.ndarray, names: tuple[str, ...], origin: Origin) -> np.n
     index = np.asarray([lookup.get(str(f), -1) for f in found], dtype=np.int64)[inverse]
     bad = np.flatnonzero(index < 0)
     if len(bad):
-        shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
-        raise origin.error(f"label {texts[bad[0]][:40]!r}", f" is not one of the model's "
-                           f"classes ({shown})", part="y", row=int(bad[0]))
+        raise origin.error(f"label {excerpt(texts[bad[0]])}", f" is not one of the model's "
+                           f"classes ({listing(names, 10)})", part="y", row=int(bad[0]))
     return index
 
 
@@ -184,9 +185,9 @@ def _check_numbers(table: CsvTable, features: list[int], kinds: list[str],
         for row, line in zip(table.rows, table.lines):
             cell = row[j].strip()
             if cell != MISSING and not is_number(cell):
-                raise DataError(Problem(f"{cell[:40]!r} is not a number (the model learned "
+                raise DataError(Problem(f"{excerpt(cell)} is not a number (the model learned "
                                         "this column as numbers)", file=table.file, line=line,
-                                        path=f"column '{origin.columns[k]}'"))
+                                        path=f"column {excerpt(origin.columns[k], 30)}"))
 
 
 def _by_name(table: CsvTable, names: tuple[str, ...], label: int | None,
@@ -197,14 +198,13 @@ def _by_name(table: CsvTable, names: tuple[str, ...], label: int | None,
     where = {name: j for j, name in enumerate(header)}
     missing = [n for n in names if n not in where]
     if missing:
-        shown = ", ".join(f"'{n}'" for n in missing[:5]) + (", ..." if len(missing) > 5 else "")
-        raise DataError(Problem(f"no column {shown}: the model takes {len(names)} features "
-                                "by name (nnc predict --verbose lists them)",
+        raise DataError(Problem(f"no column {listing(missing, 5)}: the model takes "
+                                f"{len(names)} features by name (nnc predict --verbose lists them)",
                                 file=table.file, line=table.header_line))
     extra = [h for j, h in enumerate(header) if h not in names and j != label]
     if extra:
         notes.append(f"{table.file}: columns the model does not take were ignored: "
-                     f"{', '.join(extra[:10])}{', ...' if len(extra) > 10 else ''}")
+                     f"{listing(extra, 10)}")
     return [where[n] for n in names]
 
 
@@ -256,8 +256,34 @@ def model_coding(sess: "ort.InferenceSession", model_file: str) -> Coding:
     return coding
 
 
+def checked_batches(sess: "ort.InferenceSession", x: np.ndarray, outputs: list[str],
+                    model_file: str) -> Iterator[list[np.ndarray]]:
+    """:func:`onnx_run.batches`, for a model that may not be nnc's: onnxruntime failing on a
+    batch (the dry run had two rows) is a DataError naming the model and the rows, and so is
+    an output that does not have one row per input row and the columns it declares."""
+    declared = {o.name: o.shape for o in sess.get_outputs()}
+    runs = onnx_run.batches(sess, x, outputs)
+    for start in range(0, max(len(x), 1), onnx_run.BATCH):
+        rows = min(len(x) - start, onnx_run.BATCH)
+        try:
+            found = next(runs)
+        except Interrupted:
+            raise
+        except Exception as e:  # onnxruntime's own errors (Fail, InvalidArgument, ...)
+            raise DataError(f"onnxruntime fails to run this model on rows {start}.."
+                            f"{start + rows - 1} of the input: {brief(e, 200)}",
+                            file=model_file) from None
+        for name, value in zip(outputs, found):
+            want = (rows,) if len(declared[name]) == 1 else (rows, declared[name][1])
+            if value.shape != want:
+                raise DataError(f"output {name!r} has shape {shape_text(value.shape)} for "
+                                f"{rows} input rows, expected {shape_text(want)} (one row "
+                                "per input row, the columns it declares)", file=model_file)
+        yield found
+
+
 def predict_to_file(sess: "ort.InferenceSession", x: np.ndarray, output: str,
-                    classify: Loss | None, out: Path,
+                    classify: Loss | None, out: Path, model_file: str,
                     names: tuple[str, ...] | None = None) -> int:
     """Write predictions to ``out`` (.npy) atomically, batch by batch (bounded memory): the
     ``output``, or with ``classify`` the classes its loss predicts (by their ``names``, if
@@ -271,7 +297,7 @@ def predict_to_file(sess: "ort.InferenceSession", x: np.ndarray, output: str,
 
     def write(f: BinaryIO) -> None:
         np.lib.format.write_array_header_1_0(f, header)
-        for scores, in onnx_run.batches(sess, x, [output]):
+        for scores, in checked_batches(sess, x, [output], model_file):
             rows = classify.classify(scores) if classify else scores
             if table is not None:
                 rows = table[rows]
@@ -282,12 +308,12 @@ def predict_to_file(sess: "ort.InferenceSession", x: np.ndarray, output: str,
 
 
 def evaluate(sess: "ort.InferenceSession", x: np.ndarray, y: np.ndarray,
-             loss: Loss) -> dict[str, Any]:
+             loss: Loss, model_file: str) -> dict[str, Any]:
     """Metrics of the model on labelled rows: accuracy and per class (classification), or
     MAE, RMSE and R2 (regression); batch by batch."""
     from nnc.runtime import metrics
 
-    scores = np.concatenate([s for s, in onnx_run.batches(sess, x, ["scores"])])
+    scores = np.concatenate([s for s, in checked_batches(sess, x, ["scores"], model_file)])
     if not loss.classification:
         return metrics.regression(y, scores)
     classes = 2 if loss.labels == "binary" else scores.shape[1]
@@ -327,14 +353,17 @@ def _signature_problem(sess: "ort.InferenceSession") -> str | None:
     inputs, outputs = sess.get_inputs(), sess.get_outputs()
     if len(inputs) != 1 or inputs[0].type not in ("tensor(float)", "tensor(string)") \
             or len(inputs[0].shape) < 2:
-        found = ", ".join(f"{i.name} {i.type} {i.shape}" for i in inputs)
+        found = ", ".join(f"{excerpt(i.name, 30)} {i.type} {i.shape}" for i in inputs[:4])
         return f"it needs one float input [batch, features...] (found: {found})"
     if "scores" not in [o.name for o in outputs]:
-        return f"no `scores` output (found: {', '.join(o.name for o in outputs)})"
+        return f"no `scores` output (found: {listing(o.name for o in outputs)})"
     for o in outputs:
         if o.name == "label":  # the predicted class: its index, or its name
             if o.type not in ("tensor(int64)", "tensor(string)") or len(o.shape) != 1:
                 return f"output 'label' is {o.type} {o.shape}, expected int64 or string [batch]"
         elif o.type != "tensor(float)" or len(o.shape) != 2 or not isinstance(o.shape[1], int):
-            return f"output {o.name!r} is {o.type} {o.shape}, expected float [batch, units]"
+            return f"output {excerpt(o.name, 30)} is {o.type} {o.shape}, expected float " \
+                "[batch, units]"
+        elif o.shape[1] < 1:
+            return f"output {excerpt(o.name, 30)} has {o.shape[1]} columns, expected at least one"
     return None

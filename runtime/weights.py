@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from nnc.base.coding import NO_CODING, Coding
-from nnc.base.errors import DataError
+from nnc.base.errors import DataError, excerpt
 from nnc.base.files import write_atomic
 from nnc.base.inputs import FLOAT32_MAX
 from nnc.base.npz import Declared, load_npz, write_npz
@@ -77,7 +77,8 @@ def check_names_and_shapes(arrays: Mapping[str, np.ndarray | Declared], plan: Pl
     unknown = [n for n in arrays if n not in expected and n not in extra]
     if missing or unknown:
         parts = ([f"missing {', '.join(missing)}"] if missing else []) + \
-                ([f"unknown {', '.join(unknown)}"] if unknown else [])
+                ([f"unknown {', '.join(excerpt(n, 60)[1:-1] for n in unknown[:8])}"
+                  + (", ..." if len(unknown) > 8 else "")] if unknown else [])
         raise DataError(f"does not match the spec {plan.graph.name!r}: {'; '.join(parts)} "
                         "(was it written for another spec?)", file=file)
     for name, shape in expected.items():

@@ -96,14 +96,14 @@ def test_a_csv_with_string_labels_builds_without_input_and_predicts_by_column_na
     extra = tmp / "extra.csv"
     write_csv(extra, ["id", *names], [[i, *(f"{v:.6g}" for v in row)] for i, row in enumerate(x)])
     noted = cli("predict", model, extra, "-v")
-    assert noted.exit_code == 0 and "columns the model does not take were ignored: id" \
+    assert noted.exit_code == 0 and "columns the model does not take were ignored: 'id'" \
         in noted.stderr and f"features: {', '.join(names)}" in noted.stderr
 
     (tmp / "unknown.csv").write_text((tmp / "cancer.csv").read_text().replace(
         ",benign\n", ",healthy\n", 1))
     unknown = cli("predict", model, tmp / "unknown.csv", "--label", "diagnosis")
     assert unknown.exit_code == 2 and "column 'diagnosis': label 'healthy' is not one of the " \
-        "model's classes (benign, malignant)" in unknown.stderr
+        "model's classes ('benign', 'malignant')" in unknown.stderr
 
 
 def test_a_regression_table_trains_at_the_default_rate_and_exports_its_units(cli,

@@ -191,6 +191,17 @@ def with_nan(arrays: dict) -> None:
     arrays["dense_1.weight"][3, 1] = np.nan
 
 
+def overflowing(arrays: dict) -> None:
+    """Finite weights so large that every sum overflows float32 (NaN scores)."""
+    arrays["dense_1.weight"][:] = 3e38
+
+
+def overflowing_scale(arrays: dict) -> None:
+    """A preprocessing scale of 3e38: scores are NaN on inputs of unit scale."""
+    arrays["preprocess.shift"] = np.zeros(4, np.float32)
+    arrays["preprocess.scale"] = np.full(4, 3e38, np.float32)
+
+
 def another_spec(arrays: dict) -> None:
     shapes = {"fc1.weight": (16, 4), "fc1.bias": (16,), "fc2.weight": (3, 16), "fc2.bias": (3,)}
     arrays.clear()
@@ -275,6 +286,16 @@ def foreign_graph(ws: Path, file: Path, dtype: int = TensorProto.FLOAT, output: 
     if node == "Reshape":  # rows of 4 reshaped to rows of 5: fails unless 5 divides the batch
         inits = [numpy_helper.from_array(np.array([-1, 5], np.int64), "shape")]
         nodes, units = [helper.make_node("Reshape", ["input", "shape"], [output])], 5
+    if node == "FixedBatch":  # reshaped to [2, 4]: runs on the dry run's two rows only
+        inits = [numpy_helper.from_array(np.array([2, 4], np.int64), "shape")]
+        nodes = [helper.make_node("Reshape", ["input", "shape"], [output])]
+    if node == "Concat":  # every row twice: 10 rows of scores for 5 inputs
+        nodes = [helper.make_node("Concat", ["input", "input"], [output], axis=0)]
+    if node == "NoColumns":  # scores [batch, 0]
+        inits = [numpy_helper.from_array(np.array([v], np.int64), n)
+                 for n, v in (("start", 0), ("end", 0), ("axis", 1))]
+        nodes = [helper.make_node("Slice", ["input", "start", "end", "axis"], [output])]
+        units = 0
     out = helper.make_tensor_value_info(output, dtype, ["batch", units])
     graph = helper.make_graph(nodes, "foreign", [x], [out], initializer=inits)
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
@@ -298,6 +319,16 @@ def with_nan_row(ws: Path, file: Path) -> None:
     x = np.load(ws / "x.npy")
     x[3, 2] = np.inf
     input_array(ws, file, x)
+
+
+def not_a_table(ws: Path, file: Path) -> None:
+    """A CSV path naming a file of another kind: its first line must not be quoted back."""
+    file.write_text("root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin\n")
+
+
+def escapes_in_header(ws: Path, file: Path) -> None:
+    """A header whose column names hold terminal escape sequences."""
+    file.write_text("a,\x1b[31mred\x1b]0;title\x07,c,d,labels\n1,2,3,4,0\n")
 
 
 def npy_named_npz(ws: Path, file: Path) -> None:
@@ -378,6 +409,12 @@ def velocity_of(size: int) -> Callable[[dict, dict], None]:
     return edit
 
 
+def directory_checkpoint(ws: Path, file: Path) -> None:
+    """A directory under the newest checkpoint's name."""
+    file.unlink()
+    file.mkdir()
+
+
 def params_nan(meta: dict, arrays: dict) -> None:
     arrays["params"] = arrays["params"].copy()
     arrays["params"][5] = np.nan
@@ -425,6 +462,8 @@ WRITERS: dict[str, Callable[[Path, Path], None]] = {
     "weights_other_spec": partial(weights_with, edit=another_spec),
     "weights_wrong_shape": partial(weights_with, edit=wrong_shape),
     "weights_npy": npy_named_npz,
+    "weights_overflow": partial(weights_with, edit=overflowing),
+    "weights_preprocess_overflow": partial(weights_with, edit=overflowing_scale),
     "weights_header_bomb": partial(header_bomb, names=("dense_1.weight",)),
     "weights_compressed_bit_flipped": partial(compressed_bit_flipped,
                                               source="build/weights.npz"),
@@ -445,6 +484,9 @@ WRITERS: dict[str, Callable[[Path, Path], None]] = {
     "onnx_int64_input": partial(foreign_graph, dtype=TensorProto.INT64, output="scores"),
     "onnx_fails_when_run": partial(foreign_graph, output="scores", node="Reshape"),
     "onnx_without_probabilities": scores_only,
+    "onnx_fails_on_a_larger_batch": partial(foreign_graph, output="scores", node="FixedBatch"),
+    "onnx_more_rows_than_inputs": partial(foreign_graph, output="scores", node="Concat"),
+    "onnx_scores_without_columns": partial(foreign_graph, output="scores", node="NoColumns"),
     "onnx_directory": directory,
     "onnx_unreadable": partial(unreadable, source="build/model.onnx"),
     "onnx_symlink_loop": symlink_loop,
@@ -463,6 +505,8 @@ WRITERS: dict[str, Callable[[Path, Path], None]] = {
     "input_csv_nul": partial(static, "nul.csv"),
     "input_csv_not_utf8": partial(static, "latin1.csv"),
     "input_csv_header_only": partial(static, "header_only.csv"),
+    "input_csv_not_a_table": not_a_table,
+    "input_csv_escapes_in_header": escapes_in_header,
     "input_directory": directory,
     "input_unreadable": partial(unreadable, source="x.npy"),
     "input_symlink_loop": symlink_loop,
@@ -504,6 +548,7 @@ WRITERS: dict[str, Callable[[Path, Path], None]] = {
     "ckpt_no_fingerprint": partial(checkpoint_with, edit=no_fingerprint),
     "ckpt_history_infinity": history_infinity,
     "build_resume_negative_epoch": partial(checkpoint_with, edit=set_state("epoch", -1)),
+    "ckpt_directory": directory_checkpoint,
     # checkpoints for `--resume`: damaged (skipped, with a note)
     "ckpt_truncated": truncated,
     "ckpt_bit_flipped": bit_flipped,

@@ -99,6 +99,7 @@ def test_hostile_file(name: str, workspace: Path) -> None:
     assert "Traceback" not in output and "internal error" not in output, output
     assert result.exit_code == case["exit"], output
     lines = result.stderr.strip().splitlines()
+    assert all(line.isprintable() for line in lines), lines  # no escape sequence
     assert not (workspace / hostile.MARKER).exists(), "a payload ran"
     assert not (HERE / hostile.MARKER).exists(), "a payload ran"
     if case["exit"] == 2:

@@ -238,7 +238,7 @@ def test_csv_label_typo_suggests_the_closest_column(load, tmp_path):
     (tmp_path / "d.csv").write_text("age,income,species\n1,2,0\n")
     message = error_of(load, {"csv": {"path": "d.csv", "label": "specis"}}, 2, 3)
     assert "no label column 'specis'; did you mean 'species'?" in message
-    assert "(the columns: age, income, species)" in message
+    assert "(the columns: 'age', 'income', 'species')" in message
 
 
 def test_csv_that_is_not_text(load, tmp_path):
