@@ -76,6 +76,14 @@ class _NNEstimator(BaseEstimator):  # type: ignore[misc]
     _kind = "estimator"
     _loss = ""
     _y_rules: ClassVar[dict[str, Any]] = {}  # validate_data's rules for y
+    # fitted attributes (set by fit and partial_fit)
+    prepared_: pipeline.Prepared
+    model_: pipeline.Trained  # the weights, the preprocessing, the coding, the last result
+    spec_: Spec  # the spec trained, completed from the data
+    loss_: str
+    history_: list[dict[str, Any]]  # every epoch's record, partial_fit's appended
+    n_iter_: int
+    warnings_: list[str]  # what nnc's diagnostics warned of, with what to try
 
     def __init__(self, spec: SpecArg = None, *, set: dict[str, Any] | None = None) -> None:
         self.spec = spec
@@ -186,7 +194,7 @@ class _NNEstimator(BaseEstimator):  # type: ignore[misc]
         self.warnings_ = [w["message"] for w in trained.extra.get("warnings", [])]
         self.prepared_ = prepared
         self.spec_ = prepared.spec_file.spec
-        self.loss_ = prepared.spec_file.spec.loss
+        self.loss_ = prepared.spec_file.spec.loss or self._loss
         self.model_ = dataclasses.replace(trained, dataset=None, extra={})
         return self
 
@@ -196,8 +204,9 @@ class _NNEstimator(BaseEstimator):  # type: ignore[misc]
         from nnc.runtime.data import from_arrays
 
         spec = prepared.spec_file.spec
-        dataset = from_arrays(X, targets, features=X.shape[1],
-                              outputs=int(np.prod(prepared.graph.output_shape)),
+        graph = prepared.graph
+        dataset = from_arrays(X, targets, features=int(np.prod(graph.input_shape)),
+                              outputs=int(np.prod(graph.output_shape)),
                               loss=spec.loss or self._loss, seed=spec.train.seed,
                               val_split=val_split, standardize=standardize,
                               standardize_targets=standardize_y)
@@ -300,9 +309,10 @@ class NNClassifier(ClassifierMixin, _NNEstimator):  # type: ignore[misc]
 
     _kind = "classifier"
     _loss = "softmax_cross_entropy"
+    classes_: np.ndarray
     def fit(self, X: Any, y: Any) -> "NNClassifier":
         """Train the spec's network on X [N, features] and the labels y [N] from the start."""
-        return self._fit(X, y, partial=False)  # type: ignore[return-value]
+        return self._fit(X, y, partial=False)
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> "NNClassifier":
         """One epoch over X, y, from the weights so far (the first call: from the seed's, and
@@ -310,7 +320,7 @@ class NNClassifier(ClassifierMixin, _NNEstimator):  # type: ignore[misc]
         call; the first call's preprocessing is kept."""
         if classes is None and not hasattr(self, "model_"):
             raise ValueError("classes must be passed on the first call to partial_fit")
-        return self._fit(X, y, partial=True, classes=classes)  # type: ignore[return-value]
+        return self._fit(X, y, partial=True, classes=classes)
 
     def predict(self, X: Any) -> np.ndarray:
         """The class of each row of X: one of ``classes_``."""
@@ -320,7 +330,7 @@ class NNClassifier(ClassifierMixin, _NNEstimator):  # type: ignore[misc]
     def _probabilities(self) -> bool:
         return not hasattr(self, "loss_") or LOSSES[self.loss_].probability is not None
 
-    @available_if(_probabilities)
+    @available_if(_probabilities)  # type: ignore[untyped-decorator]
     def predict_proba(self, X: Any) -> np.ndarray:
         """Each row's probability of each class of ``classes_``, float64 [N, classes]
         (softmax; for binary_cross_entropy the sigmoid of the logit)."""
@@ -364,16 +374,18 @@ class NNRegressor(RegressorMixin, _NNEstimator):  # type: ignore[misc]
 
     _kind = "regressor"
     _loss = "mse"
+    n_outputs_: int
+    _one_target: bool
     _y_rules: ClassVar[dict[str, Any]] = {"multi_output": True, "y_numeric": True}
 
     def fit(self, X: Any, y: Any) -> "NNRegressor":
         """Train the spec's network on X [N, features] and targets y from the start."""
-        return self._fit(X, y, partial=False)  # type: ignore[return-value]
+        return self._fit(X, y, partial=False)
 
     def partial_fit(self, X: Any, y: Any) -> "NNRegressor":
         """One epoch over X, y, from the weights so far (the optimizer's state starts anew
         each call; the first call's standardization of inputs and targets is kept)."""
-        return self._fit(X, y, partial=True)  # type: ignore[return-value]
+        return self._fit(X, y, partial=True)
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted targets, float64 [N] (or [N, targets] when fitted on columns)."""
