@@ -322,11 +322,14 @@ def output_folder(out_dir: Path | None, prepared: Prepared) -> Path:
 
 def train(prepared: Prepared, callback: Any = None, threads: int | None = None,
           dataset: "Dataset | None" = None, out_dir: Path | None = None, resume: bool = False,
-          force: bool = False, should_stop: Callable[[], int | None] | None = None) -> Trained:
-    """Initialize the parameters from the seed and, when there is data (the spec's, or
-    ``dataset``), train them. With ``out_dir``, checkpoints go to out_dir/checkpoints;
-    ``resume`` continues from the newest valid one (``force``: even if the spec or the
-    data changed); ``should_stop()`` returning a signal number stops after the step."""
+          force: bool = False, should_stop: Callable[[], int | None] | None = None,
+          init: dict[str, np.ndarray] | None = None) -> Trained:
+    """Initialize the parameters from the seed (or take ``init``'s: the scikit-learn
+    estimators' ``partial_fit`` goes on from its weights) and, when there is data (the
+    spec's, or ``dataset``), train them. With ``out_dir``, checkpoints go to
+    out_dir/checkpoints; ``resume`` continues from the newest valid one (``force``: even if
+    the spec or the data changed); ``should_stop()`` returning a signal number stops after
+    the step."""
     from nnc.interrupts import while_training
     from nnc.runtime.data import load_data
     from nnc.runtime.params import ParamStore
@@ -335,7 +338,9 @@ def train(prepared: Prepared, callback: Any = None, threads: int | None = None,
 
     spec, spec_file = prepared.spec_file.spec, prepared.spec_file
     params = ParamStore(prepared.plan).initialize(spec.train.seed)
-    if spec.train.init_from is not None:
+    if init is not None:
+        params.load_state_dict(init)
+    elif spec.train.init_from is not None:
         params.load_state_dict(_initial_weights(prepared, spec.train.init_from))
     if spec.data is None and dataset is None:
         return Trained(params)

@@ -67,7 +67,13 @@ def load_spec_text(text: str, file: str = "<spec>", fmt: str = "yaml",
     """Validate spec ``text`` given in ``fmt`` ("yaml" or "json"); ``file`` names it in errors."""
     if "\x00" in text:
         raise SpecError("the file holds NUL bytes: not a text spec", file=file)
-    source = parse(text, file, fmt)
+    return validate_source(parse(text, file, fmt), overrides, file_path=file_path)
+
+
+def validate_source(source: Source, overrides: Iterable[str] = (), *,
+                    file_path: Path | None = None) -> SpecFile:
+    """Override and validate a spec's plain data (``source.data``, changed in place), read
+    from a file or built in Python (the scikit-learn estimators' dicts)."""
     if not isinstance(source.data, dict):
         kind = type(source.data).__name__
         raise SpecError(source.problem((), f"a spec is a mapping of keys (name, input, layers, "

@@ -128,8 +128,10 @@ def _activation_model(tag: str) -> type[UnaryOp]:
     activation = ACTIVATIONS[tag]
     fields: dict[str, Any] = {"op": (Literal[tag], ...), **activation.fields}
     name = "".join(part.capitalize() for part in tag.split("_"))
-    return create_model(name, __base__=UnaryOp, __doc__=activation.formula,
-                        __module__=__name__, **fields)
+    model: type[UnaryOp] = create_model(name, __base__=UnaryOp, __doc__=activation.formula,
+                                        __module__=__name__, **fields)
+    globals()[name] = model  # found by its name, as pickle looks classes up
+    return model
 
 
 OP_SPECS: dict[str, type[OpSpec]] = {
