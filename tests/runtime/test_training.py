@@ -142,7 +142,11 @@ SPECS = [op_spec(op) for op in OP_SPECS]
 @pytest.mark.parametrize("text", SPECS)
 @pytest.mark.parametrize("train", ["{batch_size: 16}",
                                    "{batch_size: 5, optimizer: {sgd: {lr: 0.1, momentum: 0.9, "
-                                   "nesterov: true}}, l2: 0.01, early_stopping: {patience: 2}}"])
+                                   "nesterov: true}}, l2: 0.01, early_stopping: {patience: 2}}",
+                                   "{batch_size: 8, optimizer: {adam: {amsgrad: true}}}",
+                                   "{batch_size: 8, optimizer: {rmsprop: {momentum: 0.5, "
+                                   "centered: true}}}",
+                                   "{batch_size: 8, optimizer: {adagrad: {}}, l2: 0.01}"])
 def test_memory_estimate_is_what_the_runtime_allocates(text: str, train: str) -> None:
     spec = load_spec_text(text + f"loss: mse\ntrain: {train}\n").spec
     plan = lower_to_plan(compile_spec(spec))
