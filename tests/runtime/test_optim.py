@@ -1,5 +1,6 @@
-"""Learning-rate schedules (as PyTorch's StepLR, ExponentialLR, CosineAnnealingLR) and
-gradient clipping (as torch.nn.utils.clip_grad_norm_, before weight decay)."""
+"""Learning-rate schedules (as PyTorch's StepLR, ExponentialLR, CosineAnnealingLR), gradient
+clipping (as torch.nn.utils.clip_grad_norm_, before weight decay) with every optimizer, and
+Adam on the digits."""
 
 from __future__ import annotations
 
