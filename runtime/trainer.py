@@ -397,14 +397,14 @@ class Trainer:
 
 
 def array_problem(name: str, a: np.ndarray, like: np.ndarray) -> str | None:
-    """Why a saved array cannot stand for ``like`` (its kind, shape, finite floats and
-    counts from 0), or None."""
-    if a.dtype.kind != like.dtype.kind or a.shape != like.shape:
-        what = "finite floats" if like.dtype.kind == "f" else f"{like.dtype} values"
-        return f"{name} must be {like.size} {what} (found {a.dtype} {list(a.shape)})"
-    if not (np.isfinite(a).all() if a.dtype.kind == "f" else (a >= 0).all()):
-        return f"{name} must be {'finite' if a.dtype.kind == 'f' else 'at least 0'}"
-    return None
+    """Why a saved array cannot stand for ``like`` (its kind and shape; floats finite,
+    counts at least 0), or None."""
+    floats = like.dtype.kind == "f"
+    if a.dtype.kind == like.dtype.kind and a.shape == like.shape and (
+            np.isfinite(a).all() if floats else (a >= 0).all()):
+        return None
+    what = "finite floats" if floats else f"{like.dtype} values at least 0"
+    return f"{name} must be {like.size} {what} (found {a.dtype} {list(a.shape)})"
 
 
 def first_non_finite(params: ParamStore) -> str | None:

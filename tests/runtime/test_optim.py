@@ -9,8 +9,9 @@ import math
 import numpy as np
 import pytest
 
+from nnc.runtime.optim import OPTIMIZERS as RUNTIME
 from nnc.runtime.optim import lr_at, make_optimizer
-from nnc.spec.sections import LrSchedule, TrainSpec
+from nnc.spec.sections import LrSchedule, Optimizer, TrainSpec
 
 
 def schedule(**kind) -> LrSchedule:
@@ -117,3 +118,7 @@ def test_every_optimizer_clips_the_loss_gradient_first(optimizer: dict) -> None:
     clipped = grad * 0.5 / (np.linalg.norm(grad) + 1e-6)
     np.testing.assert_allclose(first_update(optimizer, grad, 0.1, clip_grad_norm=0.5, l2=0.1),
                                first_update(optimizer, clipped, 0.1, l2=0.1), rtol=1e-9)
+
+
+def test_the_spec_and_the_runtime_know_the_same_optimizers() -> None:
+    assert set(Optimizer.choices) == set(RUNTIME) == {o for case in OPTIMIZERS for o in case}
