@@ -111,7 +111,8 @@ spec_argument = click.argument("spec", type=click.Path(path_type=Path, readable=
 set_option = click.option(
     "--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
     help="Override a spec field before validation (repeatable), e.g. "
-         "--set layers.0.units=50 --set train.optimizer.sgd.lr=0.1")
+         "--set layers.0.units=50 --set train.optimizer.sgd.lr=0.1 "
+         "--set 'train.optimizer={adam: {lr: 0.001}}' (a YAML value replaces the field)")
 max_memory_option = click.option(
     "--max-memory", type=ByteSize(), default=None, metavar="SIZE",
     help="Refuse specs whose training memory estimate exceeds SIZE (e.g. 4GiB). "

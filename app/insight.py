@@ -10,7 +10,6 @@ import numpy as np
 from nnc.base.losses import LOSSES
 from nnc.runtime.diagnostics import assemble
 from nnc.runtime.health import Run, warnings_of
-from nnc.spec.sections import Sgd
 
 if TYPE_CHECKING:
     from nnc.pipeline import Prepared, Trained
@@ -29,10 +28,10 @@ def analyse(prepared: "Prepared", trained: "Trained", initial: dict[str, Any] | 
     if dataset.classes:
         counts = np.bincount(dataset.y_train, minlength=dataset.classes)
         majority = float(counts.max() / counts.sum())
-    sgd = cast(Sgd, spec.train.optimizer.sgd)
+    optimizer = spec.train.optimizer
     run = Run([r.to_dict() for r in result.history], diagnostics, loss, result.train_accuracy,
-              result.val_accuracy, majority, dataset.classes, sgd.lr,
-              output=prepared.plan.steps[-1].node.name)
+              result.val_accuracy, majority, dataset.classes, optimizer.lr,
+              output=prepared.plan.steps[-1].node.name, lr_field=optimizer.lr_field)
     return {"diagnostics": diagnostics, "warnings": [w.to_dict() for w in warnings_of(run)],
             "metrics": metrics_of(prepared, trained)}
 

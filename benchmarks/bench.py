@@ -6,6 +6,7 @@ hand-written NumPy loop, start-up time, and the truth of the memory estimate.
     python benchmarks/bench.py infer startup memory
 
     python benchmarks/bench.py checkpoints     # what checkpointing costs by default
+    python benchmarks/bench.py optimizers      # Adam against SGD
 
 Peers are optional (`pip install -e .[bench]`); a missing one is skipped with a note.
 Contenders run alternately in one process with the same thread count; only ratios
@@ -198,6 +199,30 @@ def paired(mine: list[float], other: list[float]) -> float:
     """The median of the rounds' ratios: each round's two runs are seconds apart, so the
     machine's slow spells (common on a shared VM) divide out."""
     return statistics.median(a / b for a, b in zip(mine, other))
+
+
+# ----------------------------------------------------------------------- optimizers
+
+def bench_optimizers(threads: int, rounds: int) -> dict:
+    """samples/s of `nnc train` (default settings but the optimizer) on 3072-100-10 at
+    batch 256 for 3 epochs: Adam at its defaults against SGD with momentum and L2, run
+    alternately."""
+    sizes, batch = [3072, 100, 10], 256
+    x, y = data(sizes, batch * 100)
+    sgd = spec_text(sizes, batch, epochs=3, defaults=True)
+    adam = sgd.replace(f"{{sgd: {{lr: {LR}, momentum: {MOMENTUM}}}}}", "{adam: {}}")
+    assert adam != sgd
+    run_nnc_default(sizes, batch, x[:batch * 4], y[:batch * 4], threads, text=adam)  # warm up
+    speeds: dict[str, list[float]] = {"sgd": [], "adam": []}
+    for _ in range(rounds):
+        for name, text in (("sgd", sgd), ("adam", adam)):
+            speeds[name].append(run_nnc_default(sizes, batch, x, y, threads, text=text))
+    median = {k: statistics.median(v) for k, v in speeds.items()}
+    ratio = paired(speeds["adam"], speeds["sgd"])
+    print(f"\noptimizers: nnc train 3072-100-10, batch 256 ({threads} threads, median of "
+          f"{rounds}):  sgd {median['sgd']:,.0f}  adam {median['adam']:,.0f} samples/s  "
+          f"adam/sgd {ratio:.2f}")
+    return {**median, "ratio": ratio}
 
 
 # ---------------------------------------------------------------------- checkpoints
@@ -493,8 +518,8 @@ def bench_memory() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parts = ["train", "checkpoints", "diagnostics", "report", "sweep", "infer", "startup",
-             "memory"]
+    parts = ["train", "optimizers", "checkpoints", "diagnostics", "report", "sweep", "infer",
+             "startup", "memory"]
     parser.add_argument("parts", nargs="*", metavar="PART",
                         help=f"what to measure: {', '.join(parts)} (default: everything)")
     parser.add_argument("--threads", type=int, default=2)
@@ -509,6 +534,8 @@ def main() -> None:
     figures = {}
     if "train" in args.parts:
         figures["train"] = bench_train(args.threads, args.rounds)
+    if "optimizers" in args.parts:
+        figures["optimizers"] = bench_optimizers(args.threads, args.rounds)
     if "checkpoints" in args.parts:
         figures["checkpoints"] = bench_checkpoints(args.threads, args.rounds)
     if "diagnostics" in args.parts:

@@ -37,7 +37,7 @@ from nnc.runtime.records import (
     TrainState,
     Weights,
 )
-from nnc.spec.sections import Sgd, TrainSpec
+from nnc.spec.sections import TrainSpec
 
 __all__ = [
     "Callback",
@@ -137,14 +137,14 @@ class Trainer:
     def _mismatch(self, saved: TrainerState) -> str | None:
         """What keeps ``saved`` from fitting this trainer, or None."""
         arrays, state = saved.arrays, saved.counters
-        size = self.params.data.shape
         if "params" not in arrays:
             return "the parameters are missing"
-        for name in ("params", *self.optimizer.state_dict(), "best"):
+        expected = {"params": self.params.data, **self.optimizer.state_dict(), "best": self.best}
+        for name, like in expected.items():
             a = arrays.get(name)
-            if a is not None and (a.dtype.kind != "f" or a.shape != size
-                                  or not np.isfinite(a).all()):
-                return f"{name} must be {size[0]} finite floats (found {a.dtype} {list(a.shape)})"
+            problem = None if a is None or like is None else array_problem(name, a, like)
+            if problem:
+                return problem
         if self.best is not None and state.best_epoch is not None and "best" not in arrays:
             return f"the best weights (of epoch {state.best_epoch}) are missing"
         if len(saved.history) != state.epoch or any(
@@ -201,8 +201,7 @@ class Trainer:
 
     def run_epoch(self) -> EpochRecord:
         state, config, data = self.state, self.config, self.data
-        sgd = cast(Sgd, config.optimizer.sgd)  # the one choice, so the one given
-        lr = lr_at(sgd.lr, config.lr_schedule, state.epoch, config.epochs)
+        lr = lr_at(config.optimizer.lr, config.lr_schedule, state.epoch, config.epochs)
         n = len(data.x_train)
         if self.order is None:  # a fresh epoch (a resumed one brings its order along)
             self.order = self.new_order(n)
@@ -388,13 +387,24 @@ class Trainer:
     def diverged(self, what: str, where: str | None = None) -> None:
         state = self.state
         bad = first_non_finite(self.params)
-        lr = cast(Sgd, self.config.optimizer.sgd).lr
+        lr, field = self.config.optimizer.lr, self.config.optimizer.lr_field
         where = where or f"at epoch {state.epoch + 1}, step {state.batch + 1}"
         raise TrainingError(
             f"training diverged {where}: {what}"
             + (f" (first non-finite parameter: {bad})" if bad else "")
-            + f"; try a smaller learning rate (train.optimizer.sgd.lr is {lr:g}, e.g. "
-              f"--set train.optimizer.sgd.lr={lr / 10:g})")
+            + f"; try a smaller learning rate ({field} is {lr:g}, e.g. "
+              f"--set {field}={lr / 10:g})")
+
+
+def array_problem(name: str, a: np.ndarray, like: np.ndarray) -> str | None:
+    """Why a saved array cannot stand for ``like`` (its kind and shape; floats finite,
+    counts at least 0), or None."""
+    floats = like.dtype.kind == "f"
+    if a.dtype.kind == like.dtype.kind and a.shape == like.shape and (
+            np.isfinite(a).all() if floats else (a >= 0).all()):
+        return None
+    what = "finite floats" if floats else f"{like.dtype} values at least 0"
+    return f"{name} must be {like.size} {what} (found {a.dtype} {list(a.shape)})"
 
 
 def first_non_finite(params: ParamStore) -> str | None:

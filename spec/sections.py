@@ -113,9 +113,63 @@ class Sgd(Strict):
         return self
 
 
+class Adam(Strict):
+    """Adam (torch.optim.Adam): m = beta1*m + (1-beta1)*g; v = beta2*v + (1-beta2)*g^2;
+    w -= lr/(1-beta1^t) * m / (sqrt(v/(1-beta2^t)) + eps), t the step count."""
+
+    lr: float = Field(0.001, gt=0, le=1e9)
+    beta1: float = Field(0.9, ge=0, lt=1, description="decay of the mean of the gradient")
+    beta2: float = Field(0.999, ge=0, lt=1, description="decay of the mean of its square")
+    eps: float = Field(1e-8, gt=0, le=1, description="added to the denominator")
+    amsgrad: bool = Field(False, description="divide by the running maximum of v (AMSGrad)")
+
+
+class AdamW(Adam):
+    """AdamW (torch.optim.AdamW): Adam, after w -= lr*weight_decay*w on the weights (not
+    the biases): decoupled weight decay, not added to the gradient as l2 is."""
+
+    weight_decay: float = Field(0.01, ge=0, le=1e6, description="decoupled, on the weights only")
+
+
+class Rmsprop(Strict):
+    """RMSprop (torch.optim.RMSprop): s = alpha*s + (1-alpha)*g^2; d = g / (sqrt(s) + eps);
+    w -= lr*d, or with momentum b = momentum*b + d; w -= lr*b."""
+
+    lr: float = Field(0.01, gt=0, le=1e9)
+    alpha: float = Field(0.99, ge=0, lt=1, description="decay of the mean of the square")
+    eps: float = Field(1e-8, gt=0, le=1, description="added to the denominator")
+    momentum: float = Field(0.0, ge=0, lt=1)
+    centered: bool = Field(False, description="divide by the estimated variance instead: "
+                                              "s - a^2, a the mean of the gradient")
+
+
+class Adagrad(Strict):
+    """Adagrad (torch.optim.Adagrad): s += g^2; w -= lr * g / (sqrt(s) + eps)."""
+
+    lr: float = Field(0.01, gt=0, le=1e9)
+    eps: float = Field(1e-10, gt=0, le=1, description="added to the denominator")
+
+
 class Optimizer(OneOf):
-    choices = ("sgd",)
+    """The optimizer, with torch.optim's defaults and update equations; with every one,
+    l2 adds l2*W to the gradient of the weights (coupled weight decay)."""
+
+    choices = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
     sgd: Sgd | None = None
+    adam: Adam | None = None
+    adamw: AdamW | None = None
+    rmsprop: Rmsprop | None = None
+    adagrad: Adagrad | None = None
+
+    @property
+    def lr(self) -> float:
+        """The chosen optimizer's learning rate."""
+        return float(self.chosen[1].lr)
+
+    @property
+    def lr_field(self) -> str:
+        """Where the learning rate is set, as --set names it."""
+        return f"train.optimizer.{self.chosen[0]}.lr"
 
 
 class StepSchedule(Strict):
@@ -154,7 +208,7 @@ class EarlyStopping(Strict):
 
 
 class TrainSpec(Strict):
-    """How to train: epochs of shuffled minibatches of SGD."""
+    """How to train: epochs of shuffled minibatches, one optimizer step each."""
 
     epochs: int = Field(10, ge=0, le=1_000_000)
     batch_size: int = Field(64, ge=1, le=10_000_000)

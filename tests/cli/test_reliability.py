@@ -76,13 +76,14 @@ def kill_while_writing_a_checkpoint(proc: subprocess.Popen, folder: Path, limit:
     return False
 
 
-@pytest.mark.slow
-def test_sigkill_at_any_moment_then_resume_is_bit_identical(spec, uninterrupted, tmp_path):
-    out, folder = tmp_path / "out", tmp_path / "out" / "checkpoints"
+def kill_and_resume(spec: Path, out: Path, kills_needed: int, uninterrupted: bytes) -> None:
+    """SIGKILL runs of ``spec`` at random moments (and one while it writes a checkpoint),
+    resuming each time, then resume to the end: the weights are ``uninterrupted``'s."""
+    folder = out / "checkpoints"
     rng = random.Random(0)
     kills, during_write = 0, 0
     for attempt in range(20):
-        if kills >= 6 and during_write >= 1:
+        if kills >= kills_needed and during_write >= 1:
             break
         proc = start(spec, out, "--resume")
         if attempt % 3 == 0:
@@ -98,7 +99,7 @@ def test_sigkill_at_any_moment_then_resume_is_bit_identical(spec, uninterrupted,
         proc.communicate()
         kills += killed
         assert proc.returncode in (0, -signal.SIGKILL), proc.stderr
-    assert kills >= 5 and during_write >= 1, (kills, during_write)
+    assert kills >= kills_needed - 1 and during_write >= 1, (kills, during_write)
     final = subprocess.run(nnc("train", "--no-report", spec, "-o", out, "--threads", "1", "-q",
                                "--resume"),
                            capture_output=True, text=True)
@@ -106,6 +107,24 @@ def test_sigkill_at_any_moment_then_resume_is_bit_identical(spec, uninterrupted,
     assert (out / "weights.npz").read_bytes() == uninterrupted
     assert not any(n.endswith(".tmp") for n in os.listdir(folder))
     assert len([n for n in os.listdir(folder) if n.startswith("ckpt-")]) <= 2  # keep the last 2
+
+
+@pytest.mark.slow
+def test_sigkill_at_any_moment_then_resume_is_bit_identical(spec, uninterrupted, tmp_path):
+    kill_and_resume(spec, tmp_path / "out", 6, uninterrupted)
+
+
+@pytest.mark.slow
+def test_sigkill_during_an_adam_run_then_resume_is_bit_identical(tmp_path):
+    """Adam's moments and step count (its bias corrections) come back from the checkpoint."""
+    spec = tmp_path / "adam.yaml"
+    spec.write_text(SPEC.replace("{sgd: {lr: 0.02, momentum: 0.9, nesterov: true}}",
+                                 "{adam: {lr: 0.001, amsgrad: true}}"))
+    assert "adam" in spec.read_text()
+    full = subprocess.run(nnc("train", "--no-report", spec, "-o", tmp_path / "full",
+                              "--threads", "1", "-q"), capture_output=True, text=True)
+    assert full.returncode == 0, full.stderr
+    kill_and_resume(spec, tmp_path / "out", 4, (tmp_path / "full" / "weights.npz").read_bytes())
 
 
 @pytest.mark.slow

@@ -230,6 +230,15 @@ def test_memory_estimate(cli, tmp_path: Path) -> None:
     memory = summary(cli, tmp_path, with_momentum, "--batch-size", "3")["memory"]
     assert (memory["batch_size"], memory["activations"]) == (3, 3 * per_sample)
 
+    for optimizer, vectors in [("adam: {}", 2), ("adam: {amsgrad: true}", 3), ("adamw: {}", 2),
+                               ("rmsprop: {}", 1), ("rmsprop: {momentum: 0.5, centered: true}", 3),
+                               ("adagrad: {}", 1)]:
+        text = CASES["3-4-2"][0] + f"train: {{optimizer: {{{optimizer}}}}}"
+        steps = 8 if optimizer.startswith("adam") else 0  # Adam's int64 step count
+        scratch = F32 * params  # fewer parameters than a chunk of the update
+        assert summary(cli, tmp_path, text)["memory"]["optimizer"] == \
+            vectors * F32 * params + steps + scratch, optimizer
+
     keeps_best = CASES["3-4-2"][0] + "train: {early_stopping: {patience: 2}}"
     kept = summary(cli, tmp_path, keeps_best)["memory"]
     assert kept["params"] == kept["best_params"] == F32 * params

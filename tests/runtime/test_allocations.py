@@ -24,9 +24,9 @@ TRAIN = ("train: {batch_size: 128, optimizer: {sgd: {lr: 0.01, momentum: 0.9, ne
          " l2: 0.001, clip_grad_norm: 5.0}\n")
 
 
-def peak_of_a_step(text: str, loss: str, outputs: int) -> int:
-    spec = load_spec_text(text + f"loss: {loss}\n" + TRAIN).spec
-    plan = plan_of(text + f"loss: {loss}\n" + TRAIN)
+def peak_of_a_step(text: str, loss: str, outputs: int, train: str = TRAIN) -> int:
+    spec = load_spec_text(text + f"loss: {loss}\n" + train).spec
+    plan = plan_of(text + f"loss: {loss}\n" + train)
     rng = np.random.default_rng(0)
     n, features = 1000, plan.graph.input_shape[0]
     x = rng.standard_normal((n, features)).astype(np.float32) * 0.1
@@ -76,3 +76,15 @@ def test_what_a_step_allocates_does_not_grow_with_the_network() -> None:
     a = peak_of_a_step(small, "softmax_cross_entropy", 10)
     b = peak_of_a_step(large, "softmax_cross_entropy", 10)
     assert b < LIMIT and b <= a + 4096, (a, b)
+
+
+@pytest.mark.parametrize("optimizer", [
+    "adam: {}", "adam: {amsgrad: true}", "adamw: {weight_decay: 0.1}",
+    "rmsprop: {momentum: 0.9, centered: true}", "rmsprop: {}", "adagrad: {}"])
+def test_a_step_of_every_optimizer_allocates_nothing_big(optimizer: str) -> None:
+    """Over more parameters than a chunk of the update (CHUNK), with L2 and clipping."""
+    text = op_spec("relu", 10).replace("input: [4]", "input: [1024]") \
+        .replace("units: 5", "units: 100")
+    train = TRAIN.replace("sgd: {lr: 0.01, momentum: 0.9, nesterov: true}", optimizer)
+    assert train != TRAIN
+    assert peak_of_a_step(text, "softmax_cross_entropy", 10, train) < LIMIT

@@ -1,5 +1,6 @@
-"""Learning-rate schedules (as PyTorch's StepLR, ExponentialLR, CosineAnnealingLR) and
-gradient clipping (as torch.nn.utils.clip_grad_norm_, before weight decay)."""
+"""Learning-rate schedules (as PyTorch's StepLR, ExponentialLR, CosineAnnealingLR), gradient
+clipping (as torch.nn.utils.clip_grad_norm_, before weight decay) with every optimizer, and
+Adam on the digits."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import math
 import numpy as np
 import pytest
 
+from nnc.runtime.optim import OPTIMIZERS as RUNTIME
 from nnc.runtime.optim import lr_at, make_optimizer
-from nnc.spec.sections import LrSchedule, TrainSpec
+from nnc.spec.sections import LrSchedule, Optimizer, TrainSpec
 
 
 def schedule(**kind) -> LrSchedule:
@@ -73,3 +75,50 @@ def test_a_chunked_step_equals_the_formula(momentum: float, nesterov: bool) -> N
         g = g + momentum * v if nesterov else v
     np.testing.assert_allclose(p, params - 0.1 * g, rtol=1e-12)
     assert squares == pytest.approx(float(np.dot(p, p)), rel=1e-12)
+
+
+def test_adam_learns_the_digits() -> None:
+    """models/digits.yaml with Adam at lr 1e-3 (its other settings as they are)."""
+    import nnc
+
+    from helpers import MODELS
+
+    spec = nnc.load(MODELS / "digits.yaml", overrides=["train.optimizer={adam: {lr: 0.001}}"])
+    assert spec.spec.train.optimizer.chosen[0] == "adam"
+    trained = nnc.train(spec)
+    assert trained.result.val_accuracy is not None and trained.result.val_accuracy >= 0.97
+
+
+OPTIMIZERS = [{"adam": {}}, {"adam": {"amsgrad": True}}, {"adamw": {"weight_decay": 0.5}},
+              {"rmsprop": {"momentum": 0.9, "centered": True}}, {"adagrad": {}},
+              {"sgd": {"momentum": 0.9}}]
+
+
+def first_update(optimizer: dict, grad: np.ndarray, lr: float, **train) -> np.ndarray:
+    """The change of the parameters in one step from fresh state."""
+    params = np.random.default_rng(3).standard_normal(len(grad))
+    before = params.copy()
+    spec = TrainSpec.model_validate({"optimizer": optimizer, **train})
+    make_optimizer(spec, params, grad.copy(), n_weights=len(grad) - 5).step(lr)
+    return before - params
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS, ids=str)
+def test_every_optimizer_steps_with_the_scheduled_lr(optimizer: dict) -> None:
+    """The step uses the lr it is given (the schedule's), not the section's: from fresh
+    state, the update is proportional to it."""
+    grad = np.random.default_rng(4).standard_normal(40)
+    np.testing.assert_allclose(first_update(optimizer, grad, 0.02),
+                               first_update(optimizer, grad, 0.01) * 2, rtol=1e-9)
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS, ids=str)
+def test_every_optimizer_clips_the_loss_gradient_first(optimizer: dict) -> None:
+    grad = np.random.default_rng(5).standard_normal(40) * 10
+    clipped = grad * 0.5 / (np.linalg.norm(grad) + 1e-6)
+    np.testing.assert_allclose(first_update(optimizer, grad, 0.1, clip_grad_norm=0.5, l2=0.1),
+                               first_update(optimizer, clipped, 0.1, l2=0.1), rtol=1e-9)
+
+
+def test_the_spec_and_the_runtime_know_the_same_optimizers() -> None:
+    assert set(Optimizer.choices) == set(RUNTIME) == {o for case in OPTIMIZERS for o in case}

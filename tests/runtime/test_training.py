@@ -142,7 +142,11 @@ SPECS = [op_spec(op) for op in OP_SPECS]
 @pytest.mark.parametrize("text", SPECS)
 @pytest.mark.parametrize("train", ["{batch_size: 16}",
                                    "{batch_size: 5, optimizer: {sgd: {lr: 0.1, momentum: 0.9, "
-                                   "nesterov: true}}, l2: 0.01, early_stopping: {patience: 2}}"])
+                                   "nesterov: true}}, l2: 0.01, early_stopping: {patience: 2}}",
+                                   "{batch_size: 8, optimizer: {adam: {amsgrad: true}}}",
+                                   "{batch_size: 8, optimizer: {rmsprop: {momentum: 0.5, "
+                                   "centered: true}}}",
+                                   "{batch_size: 8, optimizer: {adagrad: {}}, l2: 0.01}"])
 def test_memory_estimate_is_what_the_runtime_allocates(text: str, train: str) -> None:
     spec = load_spec_text(text + f"loss: mse\ntrain: {train}\n").spec
     plan = lower_to_plan(compile_spec(spec))
@@ -160,3 +164,29 @@ def test_memory_estimate_is_what_the_runtime_allocates(text: str, train: str) ->
     assert trainer.executor.arena.bytes == estimate.activations + state + kept
     assert params.data.nbytes == estimate.params
     assert trainer.executor.grad.nbytes == estimate.gradients
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda a: a.__setitem__("step", np.array([-1])), "step must be 1 int64 values at least 0"),
+    (lambda a: a.__setitem__("step", np.array([1.0])), "step must be 1 int64 values"),
+    (lambda a: a.__setitem__("exp_avg", a["exp_avg"][:-1]), "exp_avg must be 43 finite floats"),
+    (lambda a: a["exp_avg_sq"].__setitem__(0, np.nan), "exp_avg_sq must be 43 finite floats")])
+def test_a_state_without_the_optimizers_arrays_is_refused(change, message) -> None:
+    """Adam's saved moments and step count are checked like the parameters."""
+    from nnc.runtime.trainer import StateMismatch
+
+    text = TWO_LAYER.replace("sgd: {lr: 0.3, momentum: 0.9, nesterov: NESTEROV}", "adam: {}")
+    spec = load_spec_text(text).spec
+    plan = plan_of(text)
+    rng = np.random.default_rng(0)
+    data = dataset(rng.standard_normal((16, 4)).astype(np.float32), rng.integers(0, 3, 16))
+    trainer = Trainer(plan, ParamStore(plan).initialize(0), data, spec.train,
+                      "softmax_cross_entropy")
+    trainer.step(np.arange(8), 0.01)
+    saved = trainer.state_dict()
+    saved.arrays = {k: v.copy() for k, v in saved.arrays.items()}
+    assert int(saved.arrays["step"][0]) == 1 and plan.n_params == 43
+    trainer.load_state_dict(saved)  # as saved: taken
+    change(saved.arrays)
+    with pytest.raises(StateMismatch, match=message):
+        trainer.load_state_dict(saved)
