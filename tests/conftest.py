@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# scikit-learn's estimator checks include one that enables array-API dispatch with NumPy
+# inputs; SciPy reads this when first imported, and without it the check skips itself
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 import pytest
 from click.testing import CliRunner, Result
