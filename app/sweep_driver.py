@@ -10,6 +10,7 @@ trials are kept, interrupted ones run again. Each outcome is written as it arriv
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -17,6 +18,7 @@ import itertools
 import json
 import math
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -298,6 +300,8 @@ class _Driver:
                 self._record(study, trial, outcomes.pop(trial.number))
                 if left > 0:
                     ask()
+            if left == 0 and len(asked) < self.workers.slots:
+                _warm_up()  # a core is free now: the last step's imports, meanwhile
             self._status(study, len(asked), left, started)
 
     def _stop_if_asked(self, where: str) -> None:
@@ -446,6 +450,23 @@ class _Driver:
         shutil.rmtree(self.folder / "best", ignore_errors=True)
         (staging / "best").rename(self.folder / "best")
         (staging / "best.yaml").replace(self.folder / "best.yaml")
+
+
+_WARMING: list[threading.Thread] = []
+
+
+def _warm_up() -> None:
+    """Import what the sweep's last step needs (sweep.html's drawing, Optuna's parameter
+    importances: about 3 s of imports) on a thread, once, while the last trials run."""
+    def imports() -> None:
+        with contextlib.suppress(Exception):  # the last step imports them again anyway
+            import optuna.importance  # noqa: F401
+
+            import nnc.sweep_report  # noqa: F401  (the first the last step needs)
+
+    if not _WARMING:
+        _WARMING.append(threading.Thread(target=imports, name="warm-up", daemon=True))
+        _WARMING[0].start()
 
 
 def _importances(study: "optuna.Study") -> dict[str, float] | None:

@@ -102,7 +102,9 @@ class LocalWorkers:
         self.idle, self.busy = [], {}
 
     def start_package(self, task: PackageTask) -> Callable[[float], str | None]:
-        """On an idle worker (it has nnc imported), while the driver draws sweep.html."""
+        """On the worker idle the longest (it has warmed up), while the driver draws
+        sweep.html."""
+        self.idle.reverse()  # _idle_worker takes the last
         worker = self._idle_worker()
         worker.send(task)
         self.idle.append(worker)  # closed with the others
@@ -162,9 +164,14 @@ def _has_fileno(stream: Any) -> bool:
 
 def _serve(conn: Connection) -> None:
     """A worker process: run the trials the driver sends, until it closes the socket."""
+    ran, warmed = False, False
     while True:
         try:
+            if ran and not warmed and not conn.poll(WARM_AFTER):
+                _warm_up()  # idle after its trials: perhaps the one to build the best one's
+                warmed = True
             task = conn.recv()
+            ran = True
         except (EOFError, OSError):
             return
         outcome: TrialOutcome | str
@@ -179,6 +186,19 @@ def _serve(conn: Connection) -> None:
             conn.send(outcome)
         except OSError:  # the driver is gone, or closed this worker: nobody wants it
             return
+
+
+WARM_AFTER = 0.3  # seconds a worker waits, after a trial, before it counts as idle
+
+
+def _warm_up() -> None:
+    """Import what building the best trial's folder needs (the report's drawing, the ONNX
+    export and onnxruntime), so that whichever idle worker gets it starts at once."""
+    with contextlib.suppress(Exception):  # building it imports them again anyway
+        import onnxruntime  # noqa: F401
+
+        import nnc.compiler.onnx_export
+        import nnc.html_report  # noqa: F401
 
 
 def _die_with(parent: int) -> None:
