@@ -104,23 +104,23 @@ def predict(model: "str | os.PathLike[str] | onnx.ModelProto", x: np.ndarray,
     [N, ...] (for a model of a table with category columns, its cells as strings)."""
     from nnc.base.inputs import Origin, as_rows, check_finite
     from nnc.runtime import onnx_run
-    from nnc.runtime.predict import Inputs, check_shape
+    from nnc.runtime.predict import Inputs, check_shape, model_coding, table_rows
 
     proto = onnx_run.read_model(model) if isinstance(model, (str, os.PathLike)) else model
     sess = onnx_run.session(proto)
     if output not in [o.name for o in sess.get_outputs()]:
         raise DataError(f"the model has no output {output!r}", file=str(model)[:80])
     x = np.asarray(x)
-    if sess.get_inputs()[0].type == "tensor(string)":  # a table's cells, as its CSV has them
-        if x.ndim != 2:
-            raise DataError(f"x must be the table's cells, one row per sample (got shape "
-                            f"{list(x.shape)})", file="<x>")
-        return onnx_run.run(sess, x.astype(str), [output])[0]
+    coding = model_coding(sess, str(model)[:80])
+    if coding.text_input:  # a table with words: its cells, as its CSV has them
+        cells, _ = table_rows(x, coding, Origin("<x>"))
+        return onnx_run.run(sess, cells, [output])[0]
     if x.dtype.kind not in "fiub" or x.ndim == 0:
         raise DataError(f"x must be an array of numbers with one row per sample (got "
                         f"{x.dtype}, shape {list(x.shape)})", file="<x>")
-    inputs = Inputs(x, None, Origin("<x>"))
-    check_finite(as_rows(x), inputs.origin, "x", "feature")
+    inputs = Inputs(x, None, Origin("<x>"))  # a table of numbers: NaN is an empty cell
+    check_finite(as_rows(x), inputs.origin, "x", "feature",
+                 missing_ok=coding.columns is not None)
     check_shape(sess, inputs, "the model")
     return onnx_run.run(sess, x, [output])[0]
 

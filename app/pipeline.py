@@ -338,10 +338,12 @@ def train(prepared: Prepared, callback: Any = None, threads: int | None = None,
 
     spec, spec_file = prepared.spec_file.spec, prepared.spec_file
     params = ParamStore(prepared.plan).initialize(spec.train.seed)
+    init_coding = None
     if init is not None:
         params.load_state_dict(init)
     elif spec.train.init_from is not None:
-        params.load_state_dict(_initial_weights(prepared, spec.train.init_from))
+        arrays, init_coding, init_file = _initial_weights(prepared, spec.train.init_from)
+        params.load_state_dict(arrays)
     if spec.data is None and dataset is None:
         return Trained(params)
     if spec.loss is None:
@@ -354,6 +356,11 @@ def train(prepared: Prepared, callback: Any = None, threads: int | None = None,
                             features=math.prod(graph.input_shape),
                             outputs=math.prod(graph.output_shape), loss=spec.loss,
                             seed=spec.train.seed, spec_file=str(spec_file.source.file))
+    if init_coding is not None:
+        changed = init_coding.differences(dataset.coding)
+        if changed:  # the same shapes, other meanings: the weights would fit nonsense
+            raise DataError(f"was trained on data whose {' and '.join(changed)} differ from "
+                            "this run's (train.init_from)", file=init_file)
     blas = choose_threads(prepared.plan, min(spec.train.batch_size, len(dataset.x_train)),
                           threads or spec.train.threads)
     store = _store(spec, dataset, blas, out_dir, resume) if out_dir is not None else None
@@ -379,16 +386,18 @@ def train(prepared: Prepared, callback: Any = None, threads: int | None = None,
     return trained
 
 
-def _initial_weights(prepared: Prepared, init_from: str) -> dict[str, np.ndarray]:
-    """train.init_from's parameters, checked against the spec (names, shapes, finite)."""
+def _initial_weights(prepared: Prepared, init_from: str
+                     ) -> tuple[dict[str, np.ndarray], Coding, str]:
+    """train.init_from's parameters, checked against the spec (names, shapes, finite), the
+    coding of the data they were trained on, and the file."""
     from nnc.runtime.weights import load_weights
 
     path = Path(init_from).expanduser()
     path = path if path.is_absolute() else prepared.spec_file.base_dir / path
     if path.is_dir():
         path = path / "weights.npz"
-    arrays, _, _ = load_weights(path, prepared.plan)
-    return arrays
+    arrays, _, coding = load_weights(path, prepared.plan)
+    return arrays, coding, str(path)
 
 
 def _store(spec: Any, dataset: "Dataset", threads: int, out_dir: Path, resume: bool) -> Any:
@@ -466,9 +475,8 @@ def verify_model(prepared: Prepared, trained: Trained, model: "onnx.ModelProto",
     elif d is not None and len(d.x_val_raw):
         x = d.x_val_raw[:PARITY_SAMPLES]
     elif trained.coding.columns is not None:  # a table's model takes its cells
-        raise DataError("no validation rows to check the exported model on: the weights of a "
-                        "model of a table need its run's val.npz beside them",
-                        file=str(prepared.spec_file.source.file))
+        rng = np.random.default_rng(prepared.spec_file.spec.train.seed)
+        x, inputs = trained.coding.example_rows(rng, 256), "made-up rows of the table"
     else:
         rng = np.random.default_rng(prepared.spec_file.spec.train.seed)
         x = rng.standard_normal((256, math.prod(prepared.graph.input_shape))).astype(np.float32)

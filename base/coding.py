@@ -17,6 +17,7 @@ both read this one description.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -105,12 +106,46 @@ class Coding:
                                  f"({shown}) are encoded as all zeros")
         return notes
 
+    def example_rows(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` made-up rows of a table as its model takes them, to check the export when
+        no real rows are at hand: numbers around each column's mean, categories, unseen
+        ones and empty cells among them."""
+        columns = self.columns or ()
+        values = np.array([[c.fill for c in columns]]) + \
+            rng.standard_normal((n, len(columns))) * np.maximum(1.0, np.abs(
+                [c.fill for c in columns]))
+        empty = rng.random((n, len(columns))) < 0.1
+        if not self.text_input:
+            return np.where(empty, np.nan, values).astype(np.float32)
+        cells = np.empty((n, len(columns)), dtype=object)
+        for j, column in enumerate(columns):
+            if column.kind == "number":
+                cells[:, j] = [f"{v:.6g}" for v in values[:, j]]
+            else:
+                choices = [*column.categories, "unseen"]
+                cells[:, j] = [choices[k] for k in rng.integers(0, len(choices), n)]
+        cells[empty] = MISSING
+        return cells.astype(str)
+
     def targets_in_units(self, scores: np.ndarray) -> np.ndarray:
         """Standardized regression outputs [N, k] back in the targets' units."""
         if self.target_scale is None or self.target_shift is None:
             return scores
         return scores * np.asarray(self.target_scale, np.float32) + \
             np.asarray(self.target_shift, np.float32)
+
+    def differences(self, other: "Coding") -> list[str]:
+        """What ``other`` describes differently, of what this says: the feature names, the
+        table's columns (names, kinds, categories), the class names."""
+        out = []
+        if self.feature_names is not None and self.feature_names != other.feature_names:
+            out.append("feature names")
+        if self.columns is not None and [(c.name, c.kind, c.categories) for c in self.columns] \
+                != [(c.name, c.kind, c.categories) for c in other.columns or ()]:
+            out.append("columns")
+        if self.class_names is not None and self.class_names != other.class_names:
+            out.append("class names")
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (report.json, the model's metadata, weights.npz)."""
@@ -226,12 +261,15 @@ def column_kinds(cells: list[list[str]], names: Sequence[str], lines: Sequence[i
     return [k or "number" for k in kinds]
 
 
+# a number cell: ASCII decimal or scientific notation, inf, infinity or nan, what both
+# Python and onnxruntime's string-to-float Cast read alike (not "1_000", not other digits)
+_NUMBER = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)",
+                     re.IGNORECASE)
+
+
 def is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
+    """Whether a cell (spaces stripped) is a number, as the exported model reads it too."""
+    return _NUMBER.fullmatch(text) is not None
 
 
 # --------------------------------------------------------------------- classes

@@ -177,13 +177,15 @@ def read_npy(path: Path) -> np.ndarray:
     return numeric_array(a, "x", str(path))
 
 
+WORD_ARRAYS = ("y", "y_val", "feature_names")  # an .npz's arrays that may hold words
+
+
 def read_npz_samples(path: Path, names: Sequence[str] | None, required: Sequence[str] = (),
-                     what: str = "not a readable .npz file", text: Sequence[str] = ()
-                     ) -> dict[str, np.ndarray]:
+                     what: str = "not a readable .npz file") -> dict[str, np.ndarray]:
     """The arrays ``names`` (None: all) that an .npz file holds, each checked to be numbers
-    (or words, for the arrays named in ``text``)."""
+    (or words: class names in ``y``/``y_val``, ``feature_names``)."""
     arrays = load_npz(path, what, names, required)
-    return {name: a if name in text and a.dtype.kind in "US" and a.ndim >= 1
+    return {name: a if name in WORD_ARRAYS and a.dtype.kind in "US" and a.ndim >= 1
             else numeric_array(a, name, str(path)) for name, a in arrays.items()}
 
 
@@ -287,9 +289,11 @@ def label_cells(table: CsvTable, column: int, origin: Origin) -> np.ndarray:
     return np.asarray(cells, dtype=np.float64 if kind == "number" else str)
 
 
-def read_csv(path: Path, delimiter: str = ",", header_required: bool = True) -> CsvTable:
+def read_csv(path: Path, delimiter: str = ",", header_required: bool = True,
+             names: Sequence[str] = ()) -> CsvTable:
     """The cells of a CSV file; ragged rows are errors. With ``header_required`` the first
-    row names the columns; otherwise it does when one of its cells is not a number."""
+    row names the columns; otherwise it does when one of its cells is not a number or,
+    given the column ``names`` to expect (a table with words in it), names one of them."""
     with open_for_reading(path, "a .csv file") as binary:
         text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
         reader = csv.reader(text, delimiter=delimiter, strict=True)
@@ -301,7 +305,8 @@ def read_csv(path: Path, delimiter: str = ",", header_required: bool = True) -> 
             for line, row in _rows(reader):
                 if width is None:
                     width = len(row)
-                    if header_required or not all(is_number(c) for c in row):
+                    if header_required or (any(c.strip() in names for c in row) if names
+                                           else not all(is_number(c.strip()) for c in row)):
                         header, header_line = [name.strip() for name in row], line
                         _check_header(header, str(path), line)
                         continue

@@ -207,7 +207,7 @@ def data_width(data: DataSpec, *, base_dir: Path, loss: str, seed: int,
             pass  # loading it says what is wrong
     dataset = load_data(data, base_dir=base_dir, features=None, outputs=None, loss=loss,
                         seed=seed, spec_file=spec_file)
-    return int(dataset.x_train.shape[1]), f"data.{key}, read"
+    return int(dataset.x_train.shape[1]), f"{getattr(section, 'path', f'data.{key}')}, read"
 
 
 # ------------------------------------------------------------------------- checks
@@ -220,7 +220,10 @@ def class_names(raw: Raw, outputs: int | None, loss: str) -> tuple[str, ...] | N
                                                              and raw.y.shape[1] == 1)):
         return None
     units = 2 if entry.labels == "binary" else outputs if outputs is not None else 1 << 62
-    return class_names_of(raw.y.reshape(len(raw.y)), units)
+    y = raw.y.reshape(len(raw.y))
+    if raw.y_val is not None and raw.y_val.size == len(raw.y_val):  # given validation labels
+        y = np.concatenate([y, raw.y_val.reshape(len(raw.y_val))])  # name classes too
+    return class_names_of(y, units)
 
 
 def check_network(raw: Raw, features: int | None, outputs: int | None, loss: str,

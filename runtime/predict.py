@@ -29,7 +29,6 @@ from nnc.base.inputs import (
     read_npy,
     read_npz_samples,
     shape_text,
-    table_cells,
     text_array,
 )
 from nnc.base.losses import LOSSES, Loss
@@ -126,7 +125,7 @@ def read_inputs(path: str | os.PathLike[str], label: str | None = None,
 
 
 def _read_npz(path: Path) -> Inputs:
-    arrays = read_npz_samples(path, None, what="cannot read the input", text=("y",))
+    arrays = read_npz_samples(path, None, what="cannot read the input")
     names = list(arrays)
     key = "x" if "x" in names else names[0] if len(names) == 1 else None
     if key is None:
@@ -137,7 +136,8 @@ def _read_npz(path: Path) -> Inputs:
 
 
 def _read_csv(path: Path, label: str | None, coding: Coding) -> Inputs:
-    table = read_csv(path, header_required=False)
+    known = (*(coding.feature_names or ()), *((label,) if label else ()))
+    table = read_csv(path, header_required=False, names=known if coding.text_input else ())
     lines = np.asarray(table.lines, dtype=np.int64)
     col = table.column(label) if label is not None else None
     names = coding.feature_names
@@ -153,16 +153,8 @@ def _read_csv(path: Path, label: str | None, coding: Coding) -> Inputs:
         cells = table.numbers() if col is None else _numbers(table, features)
         check_finite(cells, origin, "x", "feature")
         return Inputs(cells, y, origin, tuple(notes))
-    if len(features) != len(coding.columns):
-        raise DataError(f"has {len(features)} feature columns, but the model takes "
-                        f"{len(coding.columns)}", file=str(path))
-    kinds: list[str] = [c.kind for c in coding.columns]
-    _check_numbers(table, features, kinds, origin)
-    numbers = table_cells(table, features, kinds)
-    check_finite(numbers, origin, "x", "feature", missing_ok=True)
-    x = text_array(table, features) if coding.text_input else numbers.astype(np.float32)
-    notes.extend(coding.unseen(x) if coding.text_input else [])
-    return Inputs(x, y, origin, tuple(notes))
+    x, found = table_rows(text_array(table, features), coding, origin)
+    return Inputs(x, y, origin, (*notes, *found))
 
 
 def _numbers(table: CsvTable, features: list[int]) -> np.ndarray:
@@ -174,20 +166,33 @@ def _numbers(table: CsvTable, features: list[int]) -> np.ndarray:
     return picked.numbers()
 
 
-def _check_numbers(table: CsvTable, features: list[int], kinds: list[str],
-                   origin: Origin) -> None:
-    """Each cell of a number column is a number or empty."""
+def table_rows(cells: np.ndarray, coding: Coding, origin: Origin
+               ) -> tuple[np.ndarray, list[str]]:
+    """A table's cells (str [n, columns]) as its model takes them: spaces stripped, each
+    number column's cells numbers or empty, as strings (a table with words) or as float32
+    with NaN for empty cells; and notes on categories unseen in training."""
     from nnc.base.coding import MISSING, is_number
 
-    for k, (j, kind) in enumerate(zip(features, kinds)):
-        if kind != "number":
+    columns = coding.columns or ()
+    if cells.ndim != 2 or cells.shape[1] != len(columns):
+        raise origin.error(f"has {cells.shape[1] if cells.ndim == 2 else 'no'} feature "
+                           f"columns, but the model takes {len(columns)}")
+    cells = np.char.strip(cells.astype(str))
+    numbers = np.full(cells.shape, np.nan)
+    for j, column in enumerate(columns):
+        if column.kind != "number":
             continue
-        for row, line in zip(table.rows, table.lines):
-            cell = row[j].strip()
-            if cell != MISSING and not is_number(cell):
-                raise DataError(Problem(f"{excerpt(cell)} is not a number (the model learned "
-                                        "this column as numbers)", file=table.file, line=line,
-                                        path=f"column {excerpt(origin.columns[k], 30)}"))
+        for i, cell in enumerate(cells[:, j]):
+            if cell != MISSING:
+                if not is_number(cell):
+                    raise origin.error(f"{excerpt(cell)} is not a number", " (the model "
+                                       "learned this column as numbers)", part="x", row=i,
+                                       column=j)
+                numbers[i, j] = float(cell)
+    check_finite(numbers, origin, "x", "feature", missing_ok=True)
+    if not coding.text_input:
+        return numbers.astype(np.float32), []
+    return cells, coding.unseen(cells)
 
 
 def _by_name(table: CsvTable, names: tuple[str, ...], label: int | None,

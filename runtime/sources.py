@@ -171,7 +171,7 @@ def npz(section: Npz, ctx: SourceContext) -> Raw:
     path = ctx.resolve(section.path)
     require_file(path, "a .npz file", missing=MISSING)
     arrays = read_npz_samples(path, ("x", "y", "x_val", "y_val", "feature_names"),
-                              required=("x", "y"), text=("y", "y_val", "feature_names"))
+                              required=("x", "y"))
     has_val = [name for name in ("x_val", "y_val") if name in arrays]
     if len(has_val) == 1:
         other = "y_val" if has_val[0] == "x_val" else "x_val"

@@ -56,7 +56,8 @@ def test_a_csv_with_string_labels_builds_without_input_and_predicts_by_column_na
     built = cli("build", spec(tmp, "cancer.csv", "diagnosis"), "-o", tmp / "out", "-q",
                 "--no-report")
     assert built.exit_code == 0, built.stderr
-    assert "note: input: [30], the features per sample of the data (data.csv, read)" in built.stderr
+    assert "note: input: [30], the features per sample of the data (cancer.csv, read)" \
+        in built.stderr
     report = json.loads((tmp / "out" / "report.json").read_text())
     assert report["data"]["class_names"] == ["benign", "malignant"]
     assert report["data"]["feature_names"] == names
@@ -224,3 +225,84 @@ def test_warm_start_from_a_build_folder(cli, cancer) -> None:
                 "layers.0.units=8", "--set", f"train.init_from={tmp / 'first'}")
     assert wrong.exit_code == 2
     assert "dense_1.weight has shape [16, 30], but the spec makes it [8, 30]" in wrong.stderr
+
+
+def small_table(tmp: Path, name: str = "w.csv", rows: int = 120) -> Path:
+    rng = np.random.default_rng(9)
+    data = [[f"{rng.normal(10, 3):.3f}", str(rng.choice(["red", "blue"])),
+             str(rng.choice(["yes", "no"]))] for _ in range(rows)]
+    return write_csv(tmp / name, ["size", "color", "kind"], data)
+
+
+def test_a_table_model_exports_without_validation_rows_and_from_its_weights(cli,
+                                                                           tmp_path) -> None:
+    small_table(tmp_path)
+    path = spec(tmp_path, "w.csv", "kind", epochs=5)
+    built = cli("build", path, "-o", tmp_path / "out", "-q", "--no-report", "--set",
+                "data.val_split=0")
+    assert built.exit_code == 0, built.stderr
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["onnx"]["ok"]
+    exported = cli("export", path, "--weights", tmp_path / "out" / "weights.npz", "-o",
+                   tmp_path / "again.onnx")
+    assert exported.exit_code == 0, exported.stderr
+    import onnx  # the same graph; the build's metadata also holds its metrics
+
+    assert onnx.load(tmp_path / "again.onnx").graph == \
+        onnx.load(tmp_path / "out" / "model.onnx").graph
+
+
+def test_cells_are_read_alike_by_nnc_and_by_the_exported_model(cli, tmp_path) -> None:
+    small_table(tmp_path)
+    built = cli("build", spec(tmp_path, "w.csv", "kind", epochs=5), "-o", tmp_path / "out",
+                "-q", "--no-report")
+    assert built.exit_code == 0, built.stderr
+    model = tmp_path / "out" / "model.onnx"
+    # onnxruntime reads "1_000" as 1: nnc refuses what the model would misread
+    (tmp_path / "u.csv").write_text("size,color\n1_000,red\n")
+    refused = cli("predict", model, tmp_path / "u.csv")
+    assert refused.exit_code == 2
+    assert refused.stderr.startswith(f"{tmp_path / 'u.csv'}:2:1: column 'size': '1_000' is not "
+                                     "a number")
+    # spaces around cells are stripped; a headerless file is taken by position
+    (tmp_path / "s.csv").write_text("size,color\n 12.5 , red\n12.5,red\n")
+    (tmp_path / "h.csv").write_text("12.5,red\n")
+    scores = []
+    for file in ("s.csv", "h.csv"):
+        result = cli("predict", model, tmp_path / file)
+        assert result.exit_code == 0, result.stderr
+        scores += result.stdout.split()
+    assert scores[0] == scores[1] == scores[2]
+    import nnc
+
+    named = nnc.predict(model, np.array([[" 12.5", "red "]]), output="scores")
+    assert ",".join(f"{v:.7g}" for v in named[0]) == scores[0]
+
+
+def test_a_warm_start_refuses_weights_of_other_columns(cli, tmp_path) -> None:
+    small_table(tmp_path)
+    path = spec(tmp_path, "w.csv", "kind", epochs=2)
+    assert cli("train", path, "-o", tmp_path / "first", "-q", "--no-report").exit_code == 0
+    text = (tmp_path / "w.csv").read_text().replace("size,color,kind", "height,color,kind", 1)
+    (tmp_path / "w.csv").write_text(text)
+    again = cli("train", path, "-o", tmp_path / "again", "-q", "--no-report", "--set",
+                f"train.init_from={tmp_path / 'first'}")
+    assert again.exit_code == 2
+    assert again.stderr.splitlines()[-1].startswith(  # after the note sizing the input
+        f"{tmp_path / 'first' / 'weights.npz'}: was trained on data whose feature names and "
+        "columns differ")
+
+
+def test_an_npz_with_feature_names_and_word_labels_trains_and_predicts(cli, tmp_path) -> None:
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((90, 3)).astype(np.float32)
+    y = np.where(x[:, 0] > 0, "up", "down")
+    np.savez(tmp_path / "d.npz", x=x, y=y, feature_names=np.array(["a", "b", "c"]))
+    path = tmp_path / "n.yaml"
+    path.write_text("name: n\nlayers: [{op: dense, units: 2}]\nloss: softmax_cross_entropy\n"
+                    "data: {npz: {path: d.npz}}\ntrain: {epochs: 30}\n")
+    built = cli("build", path, "-o", tmp_path / "out", "-q", "--no-report")
+    assert built.exit_code == 0, built.stderr
+    assert "(the header of x in" in built.stderr
+    result = cli("predict", tmp_path / "out" / "model.onnx", tmp_path / "d.npz", "--classes")
+    assert result.exit_code == 0, result.stderr
+    assert set(result.stdout.split()) <= {"up", "down"} and "accuracy: " in result.stderr
