@@ -74,3 +74,11 @@ def random_labels(loss: str, n: int, outputs: int, rng: np.random.Generator) -> 
     if kind == "targets":
         return rng.standard_normal((n, outputs))
     return rng.integers(0, 2 if kind == "binary" else outputs, n)
+
+
+def write_three_classes(root: Path) -> np.ndarray:
+    """root/data.npz: 60 samples of 4 random features in 3 classes (by the signs of the
+    first two); returns x."""
+    x = np.random.default_rng(0).standard_normal((60, 4)).astype(np.float32)
+    np.savez(root / "data.npz", x=x, y=(x[:, 0] > 0).astype(np.int64) + (x[:, 1] > 0))
+    return x

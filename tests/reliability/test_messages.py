@@ -23,6 +23,8 @@ from onnx import TensorProto, helper, numpy_helper
 from nnc.cli import main
 from nnc.runtime.parity import difference
 
+from helpers import write_three_classes
+
 SPEC = """\
 name: tiny
 input: [4]
@@ -47,9 +49,7 @@ def process(cwd: Path, *args: object) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("messages")
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((60, 4)).astype(np.float32)
-    np.savez(root / "data.npz", x=x, y=(x[:, 0] > 0).astype(np.int64) + (x[:, 1] > 0))
+    x = write_three_classes(root)
     np.save(root / "x.npy", x[:5])
     (root / "spec.yaml").write_text(SPEC.format(data="{npz: {path: data.npz}}"))
     result = nnc("build", root / "spec.yaml", "-o", root / "build", "-q")

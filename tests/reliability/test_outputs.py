@@ -23,6 +23,8 @@ from click.testing import CliRunner
 from nnc.base import files
 from nnc.cli import main
 
+from helpers import write_three_classes
+
 SPEC = """\
 name: tiny
 input: [4]
@@ -55,9 +57,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 def base(tmp_path_factory) -> Path:
     """spec.yaml (data in data.npz), a good build in good/, x.npy (five inputs)."""
     root = tmp_path_factory.mktemp("outputs")
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((60, 4)).astype(np.float32)
-    np.savez(root / "data.npz", x=x, y=(x[:, 0] > 0).astype(np.int64) + (x[:, 1] > 0))
+    x = write_three_classes(root)
     (root / "spec.yaml").write_text(SPEC.replace("DATA", "data.npz"))
     np.save(root / "x.npy", x[:5])
     assert nnc("build", root / "spec.yaml", "-o", root / "good", "-q").exit_code == 0
