@@ -430,20 +430,20 @@ def sweep(spec: Path, overrides: tuple[str, ...], out_dir: Path | None, workers:
     and at the end: best.yaml (the best trial's spec, for `nnc build`), best/ (its
     build: model.onnx, report.html, ...) and sweep.html."""
     from nnc import sweep_driver as sweeping
+    from nnc.base.machine import cores
     from nnc.progress import SweepProgress
-    from nnc.sweep_workers import available_cpus
 
     loaded = sweeping.plan(spec, overrides)
     if dry_run:
-        for line in sweeping.dry_run_lines(loaded, workers or available_cpus()):
+        for line in sweeping.dry_run_lines(loaded, workers or cores()):
             click.echo(line)
         return
     progress = SweepProgress(loaded.sweep.metric, list(loaded.sweep.parameters), quiet)
     folder = out_dir or sweeping.default_folder(loaded)
-    again = " ".join([f"nnc sweep {shlex.quote(str(spec))}", *(
+    again = " ".join(p for p in [f"nnc sweep {shlex.quote(str(spec))}", *(
         f"--set {shlex.quote(o)}" for o in overrides), f"-o {shlex.quote(str(folder))}",
         f"--workers {workers}" if workers else "", f"--dask {shlex.quote(dask)}" if dask
-        else "", "--resume"]).replace("  ", " ")
+        else "", "--resume"] if p)
     result = _run_interruptible(again, lambda stop: sweeping.sweep_to(
         loaded, folder, workers, dask, resume, progress, stop))
     counts = result.counts

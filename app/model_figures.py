@@ -226,6 +226,7 @@ class Model:
 
         self.plan, self.params, self.preprocess = prepared.plan, trained.params, \
             trained.preprocess
+        self.coding = trained.coding
         loss = prepared.spec_file.spec.loss
         self.loss = LOSSES[loss] if loss else None
         watched = watched_steps(self.plan)
@@ -238,18 +239,17 @@ class Model:
         prepared = pipeline.prepare(out_dir / "spec.resolved.yaml", memory="none")
         return cls(prepared, pipeline.load_trained(prepared, out_dir / "weights.npz"))
 
-    def run(self, x: np.ndarray) -> Any:
-        from nnc.runtime.executor import Executor
+    def run(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
+        """The scores (regression targets in their units) and the executor, for raw x."""
+        from nnc.runtime.parity import numpy_scores
 
-        x = self.preprocess.apply(x) if self.preprocess is not None else \
-            np.ascontiguousarray(x, dtype=np.float32)
-        executor = Executor(self.plan, self.params, max(1, len(x)), training=False)
         with np.errstate(all="ignore"):
-            executor.forward(x)
-        return executor
+            scores, executor = numpy_scores(self.plan, self.params, x, self.preprocess,
+                                            self.coding)
+        return np.array(scores), executor
 
     def scores(self, x: np.ndarray) -> np.ndarray:
-        return np.array(self.run(x).values[-1])
+        return self.run(x)[0]
 
     def classes(self, x: np.ndarray) -> np.ndarray:
         """The classes the model's loss predicts for raw inputs x."""
@@ -257,7 +257,7 @@ class Model:
         return self.loss.classify(self.scores(x))
 
     def hidden_outputs(self, x: np.ndarray) -> np.ndarray:
-        return np.array(self.run(x).value(self.hidden))
+        return np.array(self.run(x)[1].value(self.hidden))
 
     def first_weight(self) -> np.ndarray | None:
         """The weight [units, features] of the first dense layer reading the input."""

@@ -186,8 +186,7 @@ def package(prepared: Prepared, out_dir: Path, threads: int | None = None,
     report_path = out_dir / "report.json"
     record = json.loads(report_path.read_text())
     train = record.get("train") or {}
-    metrics = {k: train.get(k) for k in ("train_loss", "train_accuracy", "val_loss",
-                                         "val_accuracy", "epochs_run")} if train else {}
+    metrics = {k: train.get(k) for k in FINAL_METRICS} if train else {}
     model = export_model(prepared, trained.params, trained.preprocess, metrics, trained.coding)
     val = out_dir / "val.npz"
     x = load_npz(val, "not a readable val.npz", required=("x",))["x"] if val.is_file() \
@@ -434,6 +433,8 @@ def _resume(trainer: Any, store: Any, spec: Any, force: bool, notes: list[str]) 
 # -------------------------------------------------------------------------- export
 
 PARITY_SAMPLES = 1000
+FINAL_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "epochs_run")
+"""A run's final figures, kept in the exported model's metadata."""
 
 
 def export_model(prepared: Prepared, params: "ParamStore", preprocess: "Preprocess | None" = None,
@@ -503,8 +504,7 @@ def _metrics(trained: Trained) -> dict[str, Any]:
     r = trained.result
     if r is None:
         return {}
-    return {k: getattr(r, k) for k in ("train_loss", "train_accuracy", "val_loss",
-                                        "val_accuracy", "epochs_run")}
+    return {k: getattr(r, k) for k in FINAL_METRICS}
 
 
 __all__ = ["Prediction", "Prepared", "Trained", "build", "check", "export", "load_trained",

@@ -349,7 +349,7 @@ class _Driver:
         if outcome.state == "complete":
             self.trial_seconds.append(outcome.wall)
         self.write_table(study)
-        self.progress.trial(self._row(study.trials[trial.number]))
+        self.progress.trial(self._row(study.get_trials(deepcopy=False)[trial.number]))
 
     def _status(self, study: "optuna.Study", running: int, left: int, started: float) -> None:
         done = len(_counted(study))
@@ -528,14 +528,15 @@ def sweep_to(checked: Plan, out_dir: Path | None = None, workers: int | None = N
     """`nnc sweep`: run the sweep ``checked`` (see :func:`plan`) in ``out_dir`` (default
     build/NAME/sweep/) on ``workers`` local processes (default: one per core), or on the
     Dask cluster whose scheduler is at ``dask``."""
-    from nnc.sweep_workers import DaskWorkers, LocalWorkers, available_cpus
+    from nnc.base.machine import cores
+    from nnc.sweep_workers import DaskWorkers, LocalWorkers
 
     folder = out_dir if out_dir is not None else default_folder(checked)
     executor: Workers
     if dask:
         executor = DaskWorkers(dask, workers)
     else:
-        slots = min(workers or available_cpus(), checked.trials)
+        slots = min(workers or cores(), checked.trials)
         check_memory(checked, slots, checked.file)
         executor = LocalWorkers(slots)
     return run(checked, folder, executor, resume, progress, should_stop)

@@ -180,7 +180,15 @@ def _drop_torn_line(path: Path) -> None:
     but fail once a new line follows. Cut it off (the record it began was never done)."""
     if not path.exists():
         return
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        with path.open("r+b") as f:
-            f.truncate(data.rfind(b"\n") + 1)
+    with path.open("r+b") as f:
+        end = f.seek(0, os.SEEK_END)
+        if end == 0 or (f.seek(end - 1), f.read(1))[1] == b"\n":
+            return
+        start = max(0, end - (1 << 20))
+        while True:  # back to the last line end (a torn record is one line)
+            f.seek(start)
+            cut = f.read(end - start).rfind(b"\n")
+            if cut >= 0 or start == 0:
+                f.truncate(start + cut + 1)
+                return
+            end, start = start, max(0, start - (1 << 20))

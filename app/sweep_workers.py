@@ -40,14 +40,6 @@ class Workers(Protocol):
         given: "" when done, the error's line if it failed, None while it runs."""
 
 
-def available_cpus() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 # ----------------------------------------------------------------------------- local
 
 class LocalWorkers:

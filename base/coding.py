@@ -19,8 +19,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -43,10 +43,6 @@ class Column:
     def width(self) -> int:
         return 1 if self.kind == "number" else len(self.categories)
 
-    def feature_names(self) -> list[str]:
-        return [self.name] if self.kind == "number" else \
-            [f"{self.name}={c}" for c in self.categories]
-
 
 @dataclass(frozen=True)
 class Coding:
@@ -58,7 +54,6 @@ class Coding:
     class_names: tuple[str, ...] | None = None
     target_shift: tuple[float, ...] | None = None
     target_scale: tuple[float, ...] | None = None
-    notes: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def text_input(self) -> bool:
@@ -76,7 +71,7 @@ class Coding:
         ``columns``, ``raw`` as float32."""
         if self.columns is None:
             return np.ascontiguousarray(raw, dtype=np.float32)
-        out = np.empty((len(raw), sum(c.width for c in self.columns)), dtype=np.float32)
+        out = np.empty((len(raw), cast(int, self.width)), dtype=np.float32)
         at = 0
         for j, column in enumerate(self.columns):
             cells = raw[:, j]

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from nnc.base.coding import MISSING, column_kinds, is_number
+from nnc.base.coding import MISSING, column_kinds, is_number, label_texts
 from nnc.base.errors import DataError, Problem, excerpt, listing
 from nnc.base.files import open_for_reading, require_file
 from nnc.base.npz import declared_npy, load_npz, npz_error
@@ -128,6 +128,22 @@ def class_labels(y: np.ndarray, origin: Origin, part: str, classes: int,
             else f", but the network has {units(classes)} (labels 0..{classes - 1})"
         raise origin.error(f"label {_number(y[bad[0]])}", rest, part=part, row=int(bad[0]))
     return y.astype(np.int64)
+
+
+def named_class_labels(y: np.ndarray, names: Sequence[str], origin: Origin, part: str,
+                       whose: str = "") -> np.ndarray:
+    """Labels that name classes (words, or numbers such as 2 and 4) as int64 indices into
+    ``names``; a label that is none of them is a DataError at its row ("not one of
+    {whose}classes")."""
+    texts = label_texts(np.asarray(y).reshape(len(y)))
+    found, inverse = np.unique(texts, return_inverse=True)
+    lookup = {name: i for i, name in enumerate(names)}
+    index = np.asarray([lookup.get(str(f), -1) for f in found], dtype=np.int64)[inverse]
+    bad = np.flatnonzero(index < 0)
+    if len(bad):
+        raise origin.error(f"label {excerpt(texts[bad[0]])}", f" is not one of {whose}"
+                           f"classes ({listing(names, 10)})", part=part, row=int(bad[0]))
+    return index
 
 
 def units(n: int) -> str:

@@ -29,8 +29,11 @@ def available_memory() -> int:
 
 
 def cores() -> int:
-    """The machine's cores (logical CPUs)."""
-    return os.cpu_count() or 1
+    """The cores this process may run on (its CPU affinity; else the logical CPUs)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def capped_threads(threads: int) -> tuple[int, str | None]:

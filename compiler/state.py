@@ -7,7 +7,6 @@ allocate exactly them.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from nnc.base.buffers import Buffer, total_bytes
 from nnc.compiler.plan import Plan
@@ -19,30 +18,17 @@ CHUNK = 1 << 16  # elements of the optimizer's scratch (y += a*x in place, by ch
 SCRATCH = "scratch"  # the one optimizer buffer that is not state: nothing carries over
 
 
-def _vectors(kind: str, opt: Any) -> tuple[str, ...]:
-    """The names of the optimizer's per-parameter state vectors (torch.optim's names,
-    but SGD's velocity)."""
-    if kind == "sgd":
-        return ("velocity",) if opt.momentum > 0 else ()
-    if kind in ("adam", "adamw"):
-        return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if opt.amsgrad else ())
-    if kind == "rmsprop":
-        return (("square_avg",) + (("momentum_buffer",) if opt.momentum > 0 else ())
-                + (("grad_avg",) if opt.centered else ()))
-    return ("state_sum",)  # adagrad
-
-
 def optimizer_state(train: TrainSpec, n_params: int) -> list[Buffer]:
-    """The optimizer's buffers for ``n_params`` parameters: its state vectors (SGD's
-    velocity with momentum; Adam's two moments, and their running maximum with amsgrad;
-    RMSprop's mean square, and its momentum and mean gradient when asked; Adagrad's sum of
-    squares), Adam's step count, and a bounded scratch for the in-place updates (SGD needs
-    it for L2 or Nesterov's look-ahead only)."""
-    kind, opt = train.optimizer.chosen
-    out = [Buffer(name, (n_params,), per_sample=False) for name in _vectors(kind, opt)]
-    if kind in ("adam", "adamw"):  # for the bias corrections
+    """The optimizer's buffers for ``n_params`` parameters, as its spec section declares
+    them: its state vectors (SGD's velocity with momentum; Adam's two moments, and their
+    running maximum with amsgrad; RMSprop's mean square, and its momentum and mean gradient
+    when asked; Adagrad's sum of squares), Adam's step count, and a bounded scratch for
+    the in-place updates."""
+    _, opt = train.optimizer.chosen
+    out = [Buffer(name, (n_params,), per_sample=False) for name in opt.state_vectors()]
+    if opt.counts_steps:  # for the bias corrections
         out.append(Buffer("step", (1,), dtype="int64", per_sample=False))
-    if kind != "sgd" or train.l2 > 0 or opt.nesterov:
+    if opt.needs_scratch(train.l2):
         out.append(Buffer(SCRATCH, (min(n_params, CHUNK),), per_sample=False))
     return out
 

@@ -18,9 +18,18 @@ from typing import cast
 
 import numpy as np
 
-from nnc.base.coding import NO_CODING, Coding, class_names_of, fit_columns, is_number, label_texts
+from nnc.base.coding import NO_CODING, Coding, class_names_of, fit_columns, is_number
 from nnc.base.errors import DataError, excerpt, listing
-from nnc.base.inputs import CHUNK, Origin, as_features, as_rows, check_finite, class_labels, units
+from nnc.base.inputs import (
+    CHUNK,
+    Origin,
+    as_features,
+    as_rows,
+    check_finite,
+    class_labels,
+    named_class_labels,
+    units,
+)
 from nnc.base.losses import LOSSES
 from nnc.runtime import sources
 from nnc.runtime.cifar10 import read_cifar10
@@ -241,7 +250,7 @@ def check_network(raw: Raw, features: int | None, outputs: int | None, loss: str
                            f", but x has {raw.x.shape[1]}")
     labels = LOSSES[loss].labels  # the compiler checked the output units against the loss
     found = len(names) if names is not None else raw.classes
-    listed = f" ({_listing(names)})" if names is not None else ""
+    listed = f" ({listing(names, 10)})" if names is not None else ""
     if labels == "binary":
         if found not in (None, 2):
             raise origin.error(f"{raw.subject} has {found} classes{listed}",
@@ -255,10 +264,6 @@ def check_network(raw: Raw, features: int | None, outputs: int | None, loss: str
                                f", but the network has {units(outputs)}", part="y")
         return outputs
     return None
-
-
-def _listing(names: tuple[str, ...]) -> str:
-    return listing(names, 10)
 
 
 def check_width(raw: Raw, coding: Coding, features: int | None) -> None:
@@ -281,7 +286,7 @@ def check_samples(raw: Raw, x: np.ndarray, y: np.ndarray, x_name: str, y_name: s
     entry = LOSSES[loss]
     if entry.classification:
         if names is not None:
-            return x, named_labels(y, names, raw.origin, y_name)
+            return x, named_class_labels(y, names, raw.origin, y_name)
         if y.dtype.kind in "US":
             raise raw.origin.error(f"{y_name} holds words, but {x_name} was labelled with "
                                    "numbers")
@@ -289,28 +294,15 @@ def check_samples(raw: Raw, x: np.ndarray, y: np.ndarray, x_name: str, y_name: s
         top = outputs if outputs is not None else 1 << 62
         return x, class_labels(y, raw.origin, y_name, top, binary)
     if y.dtype.kind in "US":
-        cells = np.asarray(y, dtype=str).reshape(-1)
-        bad = next(i for i, cell in enumerate(cells) if not is_number(cell))
-        raise raw.origin.error(f"{excerpt(y.reshape(-1)[bad])} is not a number",
-                               f" ({loss} learns numeric targets)", part=y_name, row=bad)
+        cells = np.char.strip(np.asarray(y, dtype=str))
+        bad = next((i for i, cell in enumerate(cells.reshape(-1)) if not is_number(cell)), None)
+        if bad is not None:
+            raise raw.origin.error(f"{excerpt(cells.reshape(-1)[bad])} is not a number",
+                                   f" ({loss} learns numeric targets)", part=y_name, row=bad)
+        y = cells.astype(np.float64)  # numbers written as text
     noun = y_name if raw.origin.field is None else raw.subject
     return x, targets(y, raw.origin, y_name, outputs,
                       noun="the label column" if raw.origin.lines is not None else noun)
-
-
-def named_labels(y: np.ndarray, names: tuple[str, ...], origin: Origin, part: str) -> np.ndarray:
-    """Labels that name classes (words, or numbers such as 2 and 4) as int64 indices into
-    the sorted ``names``; a label that is none of them is a DataError at its row."""
-    texts = label_texts(np.asarray(y).reshape(len(y)))
-    found, inverse = np.unique(texts, return_inverse=True)
-    lookup = {name: i for i, name in enumerate(names)}
-    index = np.asarray([lookup.get(str(f), -1) for f in found], dtype=np.int64)[inverse]
-    bad = np.flatnonzero(index < 0)
-    if len(bad):
-        raise origin.error(f"label {excerpt(texts[bad[0]])}",
-                           f" is not one of the classes ({_listing(names)})", part=part,
-                           row=int(bad[0]))
-    return index.astype(np.int64)
 
 
 def targets(y: np.ndarray, origin: Origin, part: str, outputs: int | None,

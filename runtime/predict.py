@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
-from nnc.base.coding import NO_CODING, Coding, label_texts
+from nnc.base.coding import NO_CODING, Coding
 from nnc.base.errors import DataError, Interrupted, Problem, brief, excerpt, listing
 from nnc.base.files import write_atomic
 from nnc.base.inputs import (
@@ -25,6 +25,7 @@ from nnc.base.inputs import (
     check_finite,
     class_labels,
     label_cells,
+    named_class_labels,
     read_csv,
     read_npy,
     read_npz_samples,
@@ -74,26 +75,13 @@ class Inputs:
             check_finite(y, self.origin, "y", "target")
             return np.asarray(y, dtype=np.float64)
         if coding.class_names is not None:
-            return class_indices(self.y, coding.class_names, self.origin)
+            return named_class_labels(self.y, coding.class_names, self.origin, "y",
+                                      "the model's ")
         if self.y.dtype.kind in "US":
             raise DataError("the labels are words, but the model's classes have no names "
                             "(it was trained on class indices)", file=self.file)
         binary = f"the model's loss, {loss.name}," if loss.labels == "binary" else None
         return class_labels(self.y, self.origin, "y", units, binary)
-
-
-def class_indices(y: np.ndarray, names: tuple[str, ...], origin: Origin) -> np.ndarray:
-    """Labels that name the model's classes, as their indices; one the model does not know
-    is a DataError at its row."""
-    texts = label_texts(np.asarray(y).reshape(len(y)))
-    lookup = {name: i for i, name in enumerate(names)}
-    found, inverse = np.unique(texts, return_inverse=True)
-    index = np.asarray([lookup.get(str(f), -1) for f in found], dtype=np.int64)[inverse]
-    bad = np.flatnonzero(index < 0)
-    if len(bad):
-        raise origin.error(f"label {excerpt(texts[bad[0]])}", f" is not one of the model's "
-                           f"classes ({listing(names, 10)})", part="y", row=int(bad[0]))
-    return index
 
 
 def read_inputs(path: str | os.PathLike[str], label: str | None = None,

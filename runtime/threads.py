@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from contextlib import AbstractContextManager, nullcontext
 
-from nnc.base.machine import capped_threads
+from nnc.base.machine import capped_threads, cores
 from nnc.compiler.plan import Plan
 from nnc.compiler.sizing import node_counts
 
@@ -19,7 +18,7 @@ def choose_threads(plan: Plan, batch: int, threads: int | None = None) -> int:
     if threads:
         return capped_threads(threads)[0]
     step_macs = batch * sum(n.counts.macs for n in node_counts(plan.graph))
-    return 1 if step_macs < SMALL_STEP_MACS else (os.cpu_count() or 1)
+    return 1 if step_macs < SMALL_STEP_MACS else cores()
 
 
 def blas_threads(threads: int | None) -> AbstractContextManager[object]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -106,6 +106,16 @@ class Sgd(Strict):
     momentum: float = Field(0.0, ge=0, lt=1)
     nesterov: bool = False
 
+    counts_steps: ClassVar[bool] = False  # whether it keeps a step count (bias corrections)
+
+    def state_vectors(self) -> tuple[str, ...]:
+        """Its per-parameter state (the velocity, with momentum)."""
+        return ("velocity",) if self.momentum > 0 else ()
+
+    def needs_scratch(self, l2: float) -> bool:
+        """Whether its in-place update needs the scratch (L2, Nesterov's look-ahead)."""
+        return l2 > 0 or self.nesterov
+
     @model_validator(mode="after")
     def _nesterov_needs_momentum(self) -> "Sgd":
         if self.nesterov and self.momentum == 0:
@@ -122,6 +132,15 @@ class Adam(Strict):
     beta2: float = Field(0.999, ge=0, lt=1, description="decay of the mean of its square")
     eps: float = Field(1e-8, gt=0, le=1, description="added to the denominator")
     amsgrad: bool = Field(False, description="divide by the running maximum of v (AMSGrad)")
+
+    counts_steps: ClassVar[bool] = True
+
+    def state_vectors(self) -> tuple[str, ...]:
+        """The two moments (torch.optim's names), and their running maximum with amsgrad."""
+        return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if self.amsgrad else ())
+
+    def needs_scratch(self, l2: float) -> bool:
+        return True
 
 
 class AdamW(Adam):
@@ -142,12 +161,31 @@ class Rmsprop(Strict):
     centered: bool = Field(False, description="divide by the estimated variance instead: "
                                               "s - a^2, a the mean of the gradient")
 
+    counts_steps: ClassVar[bool] = False
+
+    def state_vectors(self) -> tuple[str, ...]:
+        """The mean square, and the momentum buffer and the mean gradient when asked."""
+        return (("square_avg",) + (("momentum_buffer",) if self.momentum > 0 else ())
+                + (("grad_avg",) if self.centered else ()))
+
+    def needs_scratch(self, l2: float) -> bool:
+        return True
+
 
 class Adagrad(Strict):
     """Adagrad (torch.optim.Adagrad): s += g^2; w -= lr * g / (sqrt(s) + eps)."""
 
     lr: float = Field(0.01, gt=0, le=1e9)
     eps: float = Field(1e-10, gt=0, le=1, description="added to the denominator")
+
+    counts_steps: ClassVar[bool] = False
+
+    def state_vectors(self) -> tuple[str, ...]:
+        """The sum of squares."""
+        return ("state_sum",)
+
+    def needs_scratch(self, l2: float) -> bool:
+        return True
 
 
 class Optimizer(OneOf):

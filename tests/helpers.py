@@ -82,3 +82,24 @@ def write_three_classes(root: Path) -> np.ndarray:
     x = np.random.default_rng(0).standard_normal((60, 4)).astype(np.float32)
     np.savez(root / "data.npz", x=x, y=(x[:, 0] > 0).astype(np.int64) + (x[:, 1] > 0))
     return x
+
+
+SPIRAL_SWEEP = """
+name: spiral-sweep
+input: [2]
+layers:
+  - {op: dense, units: 8}
+  - relu
+  - {op: dense, units: 3}
+loss: softmax_cross_entropy
+data: {spiral: {classes: 3, points: 60}, val_split: 0.3}
+train: {epochs: 60, batch_size: 126, optimizer: {sgd: {lr: 1.0}}}
+"""
+"""The small spiral net the sweep tests vary (append a `sweep` section)."""
+
+
+def trial_weights(folder: Path, number: int | str) -> Path:
+    """A sweep trial's weights.npz in the sweep ``folder``."""
+    from nnc.sweep_driver import trial_folder
+
+    return trial_folder(folder, int(number)) / "weights.npz"

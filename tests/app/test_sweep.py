@@ -17,19 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import MODELS
-
-SPIRAL = """
-name: spiral-sweep
-input: [2]
-layers:
-  - {op: dense, units: 8}
-  - relu
-  - {op: dense, units: 3}
-loss: softmax_cross_entropy
-data: {spiral: {classes: 3, points: 60}, val_split: 0.3}
-train: {epochs: 60, batch_size: 126, optimizer: {sgd: {lr: 1.0}}}
-"""
+from helpers import MODELS, SPIRAL_SWEEP, trial_weights
 
 
 def rows(folder: Path) -> list[dict[str, str]]:
@@ -37,7 +25,7 @@ def rows(folder: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def write_spec(tmp_path: Path, sweep: str, base: str = SPIRAL) -> Path:
+def write_spec(tmp_path: Path, sweep: str, base: str = SPIRAL_SWEEP) -> Path:
     path = tmp_path / "spec.yaml"
     path.write_text(base + sweep)
     return path
@@ -238,6 +226,13 @@ def start_long_sweep(spec: Path, out: Path, finished: int,
     return args, proc
 
 
+def resume(args: list[str]) -> subprocess.CompletedProcess:
+    """The same `nnc sweep` again with --resume, which must succeed."""
+    resumed = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    return resumed
+
+
 LONG = """sweep:
   parameters:
     layers.0.units: {values: [4, 8, 16]}
@@ -252,17 +247,15 @@ def test_a_driver_killed_mid_sweep_resumes_without_rerunning_finished_trials(tmp
     args, proc = start_long_sweep(spec, out, 2)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
-    before = {r["number"]: (out / "trials" / f"{int(r['number']):04d}" / "weights.npz")
-              .stat().st_mtime_ns for r in rows(out)}
+    before = {r["number"]: trial_weights(out, r["number"]).stat().st_mtime_ns
+              for r in rows(out)}
     assert 2 <= len(before) < 6
-    resumed = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr
+    resumed = resume(args)
     table = rows(out)
     assert len(table) == 6 and {r["state"] for r in table} == {"complete"}
     assert len({(r["layers.0.units"], r["train.l2"]) for r in table}) == 6  # none twice
     for number, mtime in before.items():  # finished trials were kept, not run again
-        path = out / "trials" / f"{int(number):04d}" / "weights.npz"
-        assert path.stat().st_mtime_ns == mtime
+        assert trial_weights(out, number).stat().st_mtime_ns == mtime
     assert "interrupted ones run again" in resumed.stdout
 
 
@@ -277,8 +270,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_continue(tmp_path) -> None:
     assert "interrupted by SIGINT" in stderr and "Traceback" not in stderr, stderr
     assert f"continue with: nnc sweep {spec} --set train.epochs=1500 -o {out} --workers 2 " \
            "--resume" in stderr
-    resumed = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr
+    resume(args)
     assert len(rows(out)) == 6
 
 
@@ -295,8 +287,7 @@ def test_a_resumed_random_sampler_does_not_propose_the_first_trials_again(tmp_pa
     args, proc = start_long_sweep(spec, out, 2)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
-    resumed = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr
+    resume(args)
     table = rows(out)
     assert len(table) == 6 and {r["state"] for r in table} == {"complete"}
     assert len({r["train.l2"] for r in table}) == 6, table  # none proposed twice
@@ -315,7 +306,6 @@ def test_sigterm_to_the_process_group_stops_the_sweep_and_resume_finishes_it(tmp
     assert proc.returncode == 143, stderr
     assert "interrupted by SIGTERM" in stderr and "Traceback" not in stderr, stderr
     assert all(r["state"] != "failed" for r in rows(out)), rows(out)
-    resumed = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr
+    resume(args)
     table = rows(out)
     assert len(table) == 6 and {r["state"] for r in table} == {"complete"}, table

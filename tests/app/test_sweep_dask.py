@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import SPIRAL_SWEEP, trial_weights
+
 DASK = shutil.which("dask", path=str(Path(sys.executable).parent)) or shutil.which("dask")
 if DASK is None:
     if os.environ.get("CI") == "true":
@@ -24,17 +26,7 @@ if DASK is None:
                            "dask[distributed]")
     pytestmark = pytest.mark.skip(reason="Dask is not installed (pip install -e '.[dask]')")
 
-SPEC = """
-name: dask-sweep
-input: [2]
-layers:
-  - {op: dense, units: 8}
-  - relu
-  - {op: dense, units: 3}
-loss: softmax_cross_entropy
-data: {spiral: {classes: 3, points: 60}, val_split: 0.3}
-train: {epochs: 200, batch_size: 126, optimizer: {sgd: {lr: 1.0}}}
-sweep:
+SPEC = SPIRAL_SWEEP.replace("epochs: 60", "epochs: 200") + """sweep:
   metric: val_accuracy
   parameters:
     layers.0.units: {values: [4, 8, 16]}
@@ -133,9 +125,8 @@ def test_trials_on_dask_match_the_local_ones_bit_for_bit(cli, cluster, tmp_path)
     for values, row in here.items():
         assert row["state"] == there[values]["state"] == "complete"
         assert row["val_accuracy"] == there[values]["val_accuracy"], values
-        assert (tmp_path / "local" / "trials" / f"{int(row['number']):04d}" / "weights.npz") \
-            .read_bytes() == (tmp_path / "dask" / "trials" /
-                              f"{int(there[values]['number']):04d}" / "weights.npz").read_bytes()
+        assert trial_weights(tmp_path / "local", row["number"]).read_bytes() == \
+            trial_weights(tmp_path / "dask", there[values]["number"]).read_bytes()
 
 
 @pytest.mark.slow
