@@ -130,8 +130,16 @@ def sweep(spec: str | os.PathLike[str], overrides: Iterable[str] | str = (),
           dask: str | None = None, resume: bool = False) -> "SweepResult":
     """Run the sweep of the spec file ``spec`` as `nnc sweep` does (in ``out``, default
     build/NAME/sweep/); returns the counts by state and the best trial's row."""
-    from nnc import sweep_driver as sweeping
+    from nnc.sweep_workers import start_early
 
-    overrides = (overrides,) if isinstance(overrides, str) else tuple(overrides)
-    return sweeping.sweep_to(sweeping.plan(Path(spec), overrides),
-                             Path(out) if out is not None else None, workers, dask, resume)
+    started = start_early(workers, dask)
+    try:
+        from nnc import sweep_driver as sweeping
+
+        overrides = (overrides,) if isinstance(overrides, str) else tuple(overrides)
+        return sweeping.sweep_to(sweeping.plan(Path(spec), overrides),
+                                 Path(out) if out is not None else None, workers, dask,
+                                 resume, started=started)
+    finally:
+        if started is not None:
+            started.close()

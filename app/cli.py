@@ -429,23 +429,30 @@ def sweep(spec: Path, overrides: tuple[str, ...], out_dir: Path | None, workers:
       trials/NNNN/   each trial's run (report.json, weights.npz, history.csv, ...)
     and at the end: best.yaml (the best trial's spec, for `nnc build`), best/ (its
     build: model.onnx, report.html, ...) and sweep.html."""
-    from nnc import sweep_driver as sweeping
-    from nnc.base.machine import cores
-    from nnc.progress import SweepProgress
+    from nnc.sweep_workers import start_early
 
-    loaded = sweeping.plan(spec, overrides)
-    if dry_run:
-        for line in sweeping.dry_run_lines(loaded, workers or cores()):
-            click.echo(line)
-        return
-    progress = SweepProgress(loaded.sweep.metric, list(loaded.sweep.parameters), quiet)
-    folder = out_dir or sweeping.default_folder(loaded)
-    again = " ".join(p for p in [f"nnc sweep {shlex.quote(str(spec))}", *(
-        f"--set {shlex.quote(o)}" for o in overrides), f"-o {shlex.quote(str(folder))}",
-        f"--workers {workers}" if workers else "", f"--dask {shlex.quote(dask)}" if dask
-        else "", "--resume"] if p)
-    result = _run_interruptible(again, lambda stop: sweeping.sweep_to(
-        loaded, folder, workers, dask, resume, progress, stop))
+    started = None if dry_run else start_early(workers, dask)  # they import while the
+    try:  # sweep is checked
+        from nnc import sweep_driver as sweeping
+        from nnc.base.machine import cores
+        from nnc.progress import SweepProgress
+
+        loaded = sweeping.plan(spec, overrides)
+        if dry_run:
+            for line in sweeping.dry_run_lines(loaded, workers or cores()):
+                click.echo(line)
+            return
+        progress = SweepProgress(loaded.sweep.metric, list(loaded.sweep.parameters), quiet)
+        folder = out_dir or sweeping.default_folder(loaded)
+        again = " ".join(p for p in [f"nnc sweep {shlex.quote(str(spec))}", *(
+            f"--set {shlex.quote(o)}" for o in overrides), f"-o {shlex.quote(str(folder))}",
+            f"--workers {workers}" if workers else "", f"--dask {shlex.quote(dask)}" if dask
+            else "", "--resume"] if p)
+        result = _run_interruptible(again, lambda stop: sweeping.sweep_to(
+            loaded, folder, workers, dask, resume, progress, stop, started))
+    finally:
+        if started is not None:
+            started.close()
     counts = result.counts
     click.echo(f"trials: {counts['complete']} complete, {counts['pruned']} pruned, "
                f"{counts['failed']} failed" + (f" ({result.rerun} interrupted ones run again)"

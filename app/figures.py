@@ -22,7 +22,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
 from nnc.runtime import health
 
-__all__ = ["Figure", "plt", "render", "spaced"]
+__all__ = ["Figure", "log_y", "plt", "render", "spaced"]
 
 DPI = 72
 TRAIN_COLOR, VAL_COLOR = "#1f77b4", "#d62728"

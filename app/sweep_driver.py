@@ -37,9 +37,8 @@ if TYPE_CHECKING:
     import optuna
 
     from nnc.sweep_trial import TrialOutcome, TrialTask
-    from nnc.sweep_workers import Workers
+    from nnc.sweep_workers import LocalWorkers, Package, Workers
 
-IMPORTANCE_TRIALS = 4  # complete trials before the parameters' importances are estimated
 SIZED_CORNERS = 256  # combinations of extreme values sized before a sweep starts
 STATES = {"complete": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL"}  # ours: Optuna's
 
@@ -214,6 +213,8 @@ class _Driver:
         # the same choices however long each trial takes
         self.in_order = plan.sweep.chosen_sampler == "tpe" or plan.sweep.pruner != "none"
         self.trial_seconds: list[float] = []
+        self.staging = folder / ".best-staging"
+        self.building: tuple[int, "Package"] | None = None  # best/ begun: of which trial
 
     def run(self, resume: bool) -> SweepResult:
         from nnc import sweep_study
@@ -297,11 +298,15 @@ class _Driver:
                 if self.in_order else [t for t in asked if t.number in outcomes]
             for trial in ready:
                 asked.remove(trial)
-                self._record(study, trial, outcomes.pop(trial.number))
-                if left > 0:
+                early = left > 0 and not self.in_order  # the next trial needs not wait
+                if early:  # for the outcome's records
                     ask()
-            if left == 0 and len(asked) < self.workers.slots:
-                _warm_up()  # a core is free now: the last step's imports, meanwhile
+                self._record(study, trial, outcomes.pop(trial.number))
+                if left > 0 and not early:
+                    ask()
+            if left == 0 and len(asked) < self.workers.slots:  # a core is free now
+                _warm_up()  # the last step's imports, meanwhile
+                self._build_best(self._best(study))  # and best/, if the best stays best
             self._status(study, len(asked), left, started)
 
     def _stop_if_asked(self, where: str) -> None:
@@ -399,27 +404,38 @@ class _Driver:
         counts = {s: sum(r["state"] == s for r in rows) for s in STATES}
         best = self._best(study)
         result = SweepResult(self.folder, counts, best, rerun, ["trials.csv", "study.journal"])
-        if best is None:
-            write_report(self.folder, self.plan.name, self.sweep, rows, None)
-            raise TrainingError(f"no trial completed ({counts['pruned']} pruned, "
-                                f"{counts['failed']} failed): see "
-                                f"{self.folder / 'trials.csv'} for their messages")
-        staging = self.folder / ".best-staging"
         try:
-            wait = self._begin_best(best, staging)
-            write_report(self.folder, self.plan.name, self.sweep, rows, best,
-                         _importances(study))
-            self._end_best(wait, staging)
+            if best is None:
+                write_report(self.folder, self.plan.name, self.sweep, rows, None)
+                raise TrainingError(f"no trial completed ({counts['pruned']} pruned, "
+                                    f"{counts['failed']} failed): see "
+                                    f"{self.folder / 'trials.csv'} for their messages")
+            self._build_best(best)
+            write_report(self.folder, self.plan.name, self.sweep, rows, best)
+            self._end_best()
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            if self.building is not None:
+                self.building[1].cancel()
+            shutil.rmtree(self.staging, ignore_errors=True)
         result.files += ["best.yaml", "best/", "sweep.html"]
         return result
 
-    def _begin_best(self, best: dict[str, Any], staging: Path) -> Callable[[float], str | None]:
-        """In ``staging``: best.yaml (the spec with the best trial's values, runnable as it
-        is) and best/, the trial's folder made into a build's (model.onnx exported from its
-        weights and checked against onnxruntime, summary.txt, report.html), which a worker
-        begins; the function returned waits for it (at most the seconds it is given)."""
+    def _build_best(self, best: dict[str, Any] | None) -> None:
+        """Begin best/ for ``best`` (unless it is begun already), in the staging folder: a
+        worker builds it while the last trials run, or while the driver draws sweep.html;
+        one begun for a trial no longer the best is stopped."""
+        if best is None or (self.building is not None and self.building[0] == best["number"]):
+            return
+        if self.building is not None:
+            self.building[1].cancel()
+            self.building = None
+        self.building = (best["number"], self._begin_best(best))
+
+    def _begin_best(self, best: dict[str, Any]) -> "Package":
+        """In the staging folder: best.yaml (the spec with the best trial's values,
+        runnable as it is) and best/, the trial's folder made into a build's (model.onnx
+        exported from its weights and checked against onnxruntime, summary.txt,
+        report.html), which a worker begins."""
         from nnc import pipeline
         from nnc.outputs import resolved_data, spec_yaml
         from nnc.sweep_trial import PackageTask
@@ -434,56 +450,40 @@ class _Driver:
         header = (f"# The best trial ({best['number']}) of the sweep of {self.plan.file}: "
                   f"{metric} {best[metric]}.\n"
                   f"# Its values: {sets}. `nnc build` takes this file as it is.\n")
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(trial_folder(self.folder, best["number"]), staging / "best")
-        write_atomic(staging / "best.yaml", spec_yaml(data, header).encode())
-        return self.workers.start_package(PackageTask(str(staging / "best"),
-                                                      str(staging / "best.yaml")))
+        shutil.rmtree(self.staging, ignore_errors=True)
+        shutil.copytree(trial_folder(self.folder, best["number"]), self.staging / "best")
+        write_atomic(self.staging / "best.yaml", spec_yaml(data, header).encode())
+        return self.workers.start_package(PackageTask(str(self.staging / "best"),
+                                                      str(self.staging / "best.yaml")))
 
-    def _end_best(self, wait: Callable[[float], str | None], staging: Path) -> None:
+    def _end_best(self) -> None:
         """Wait for best/, then put it and best.yaml in place together."""
-        while (problem := wait(0.2)) is None:
+        assert self.building is not None
+        package = self.building[1]
+        while (problem := package.result(0.2)) is None:
             self._stop_if_asked("while the best trial's folder was being built")
+        self.building = None
         if problem:
             raise TrainingError(f"the best trial's build failed: {problem}",
-                                file=str(staging / "best"))
+                                file=str(self.staging / "best"))
         shutil.rmtree(self.folder / "best", ignore_errors=True)
-        (staging / "best").rename(self.folder / "best")
-        (staging / "best.yaml").replace(self.folder / "best.yaml")
+        (self.staging / "best").rename(self.folder / "best")
+        (self.staging / "best.yaml").replace(self.folder / "best.yaml")
 
 
 _WARMING: list[threading.Thread] = []
 
 
 def _warm_up() -> None:
-    """Import what the sweep's last step needs (sweep.html's drawing, Optuna's parameter
-    importances: about 3 s of imports) on a thread, once, while the last trials run."""
+    """Import what the sweep's last step needs (sweep.html's drawing: about 1 s of
+    imports) on a thread, once, while the last trials run."""
     def imports() -> None:
-        with contextlib.suppress(Exception):  # the last step imports them again anyway
-            import optuna.importance  # noqa: F401
-
-            import nnc.sweep_report  # noqa: F401  (the first the last step needs)
+        with contextlib.suppress(Exception):  # the last step imports it again anyway
+            import nnc.sweep_report  # noqa: F401
 
     if not _WARMING:
         _WARMING.append(threading.Thread(target=imports, name="warm-up", daemon=True))
         _WARMING[0].start()
-
-
-def _importances(study: "optuna.Study") -> dict[str, float] | None:
-    """Optuna's importances of the parameters, when the trials allow an estimate."""
-    import warnings
-
-    import optuna
-
-    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    if len(complete) < IMPORTANCE_TRIALS or len(complete[0].params) < 2:
-        return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Optuna's own notes on small samples
-        try:
-            return dict(optuna.importance.get_param_importances(study))
-        except Exception:  # no variation to explain, or the estimator's own trouble: the
-            return None  # page goes without this figure rather than the sweep failing
 
 
 def trial_folder(folder: Path, number: int) -> Path:
@@ -524,10 +524,12 @@ def _cell(value: Any) -> Any:
 
 def sweep_to(checked: Plan, out_dir: Path | None = None, workers: int | None = None,
              dask: str | None = None, resume: bool = False, progress: Progress | None = None,
-             should_stop: Callable[[], int | None] | None = None) -> SweepResult:
+             should_stop: Callable[[], int | None] | None = None,
+             started: "LocalWorkers | None" = None) -> SweepResult:
     """`nnc sweep`: run the sweep ``checked`` (see :func:`plan`) in ``out_dir`` (default
-    build/NAME/sweep/) on ``workers`` local processes (default: one per core), or on the
-    Dask cluster whose scheduler is at ``dask``."""
+    build/NAME/sweep/) on ``workers`` local processes (default: one per core; those of
+    ``started`` if given, see :func:`nnc.sweep_workers.start_early`), or on the Dask
+    cluster whose scheduler is at ``dask``."""
     from nnc.base.machine import cores
     from nnc.sweep_workers import DaskWorkers, LocalWorkers
 
@@ -536,9 +538,11 @@ def sweep_to(checked: Plan, out_dir: Path | None = None, workers: int | None = N
     if dask:
         executor = DaskWorkers(dask, workers)
     else:
-        slots = min(workers or cores(), checked.trials)
+        slots = min(started.slots if started else workers or cores(), checked.trials)
         check_memory(checked, slots, checked.file)
-        executor = LocalWorkers(slots)
+        if started is not None:
+            started.keep(slots)
+        executor = started or LocalWorkers(slots)
     return run(checked, folder, executor, resume, progress, should_stop)
 
 

@@ -13,12 +13,13 @@ import socket
 import subprocess
 import sys
 import traceback
-from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from nnc.base.errors import DataError, brief
-from nnc.sweep_trial import PackageTask, TrialOutcome, TrialTask, run_package, run_trial
+
+if TYPE_CHECKING:  # imported where used: the driver starts its workers before it imports
+    from nnc.sweep_trial import PackageTask, TrialOutcome, TrialTask  # the spec's modules
 
 PR_SET_PDEATHSIG = 1
 
@@ -35,9 +36,19 @@ class Workers(Protocol):
 
     def close(self) -> None: ...
 
-    def start_package(self, task: PackageTask) -> Callable[[float], str | None]:
-        """Begin ``task``; the function returned waits for it up to the seconds it is
-        given: "" when done, the error's line if it failed, None while it runs."""
+    def start_package(self, task: PackageTask) -> "Package":
+        """Begin ``task`` (on an idle worker, or where it can run meanwhile)."""
+
+
+class Package(Protocol):
+    """A :class:`PackageTask` begun by :meth:`Workers.start_package`."""
+
+    def result(self, timeout: float) -> str | None:
+        """Wait up to ``timeout`` seconds: "" when done, the error's line if it failed,
+        None while it runs."""
+
+    def cancel(self) -> None:
+        """Stop it (its folder is then in any state) and wait until it has stopped."""
 
 
 # ----------------------------------------------------------------------------- local
@@ -49,10 +60,12 @@ class LocalWorkers:
     calling ``nnc.sweep`` without an ``if __name__ == "__main__"`` guard is not run again
     in each worker."""
 
-    def __init__(self, count: int):
+    def __init__(self, count: int, start: int | None = None):
         self.slots = count
-        self.idle = [_Worker() for _ in range(count)]  # started now: they import nnc
+        # ``start`` of them started now (they import nnc), the others when a trial needs one
+        self.idle = [_Worker() for _ in range(count if start is None else min(start, count))]
         self.busy: dict[int, _Worker] = {}  # meanwhile the driver opens the study
+        self.packing: list[_Worker] = []  # building the best trial's folder
 
     def submit(self, task: TrialTask) -> None:
         worker = self._idle_worker()
@@ -69,6 +82,8 @@ class LocalWorkers:
         return _Worker()
 
     def done(self, timeout: float) -> list[TrialOutcome]:
+        from nnc.sweep_trial import TrialOutcome
+
         if not self.busy:
             return []
         by_conn = {worker.conn: number for number, worker in self.busy.items()}
@@ -88,25 +103,63 @@ class LocalWorkers:
             out.append(outcome)
         return out
 
-    def close(self) -> None:
-        for worker in [*self.idle, *self.busy.values()]:
-            worker.stop()
-        self.idle, self.busy = [], {}
+    def keep(self, count: int) -> None:
+        """Stop idle workers beyond ``count`` (a sweep of fewer trials than workers)."""
+        while len(self.idle) > count:
+            self.idle.pop().stop()
+        self.slots = min(self.slots, count)
 
-    def start_package(self, task: PackageTask) -> Callable[[float], str | None]:
-        """On the worker idle the longest (it has warmed up), while the driver draws
-        sweep.html."""
+    def close(self) -> None:
+        for worker in [*self.idle, *self.busy.values(), *self.packing]:
+            worker.stop()
+        self.idle, self.busy, self.packing = [], {}, []
+
+    def start_package(self, task: PackageTask) -> "_LocalPackage":
+        """On the worker idle the longest (a trial ended there first), which then runs no
+        trial: the driver begins a package once no trial is left to ask."""
         self.idle.reverse()  # _idle_worker takes the last
         worker = self._idle_worker()
+        self.idle.reverse()
         worker.send(task)
-        self.idle.append(worker)  # closed with the others
+        self.packing.append(worker)  # closed with the others
+        return _LocalPackage(self, worker)
 
-        def result(timeout: float) -> str | None:
-            if not worker.conn.poll(timeout):
-                return None
-            answer = worker.receive()
-            return answer if isinstance(answer, str) else "the worker process died"
-        return result
+
+def start_early(workers: int | None, dask: str | None) -> LocalWorkers | None:
+    """The worker processes of a sweep on this machine (``workers``, default one per core),
+    started before the driver imports the spec's modules and checks the sweep: they
+    import nnc meanwhile (about half a second). As many as there are cores start now, the
+    others when a trial needs them. None for a sweep on Dask."""
+    from nnc.base.machine import cores
+
+    return None if dask else LocalWorkers(workers or cores(), start=cores())
+
+
+class _LocalPackage:
+    def __init__(self, workers: LocalWorkers, worker: "_Worker"):
+        self.workers, self.worker = workers, worker
+
+    def result(self, timeout: float) -> str | None:
+        if not self.worker.conn.poll(timeout):
+            return None
+        answer = self.worker.receive()
+        self._release(idle=isinstance(answer, str))
+        return answer if isinstance(answer, str) else "the worker process died"
+
+    def cancel(self) -> None:
+        """Kill its worker, unless it has finished (then it is idle again, and warm): what
+        it began is not wanted, and it may write no more."""
+        if self.worker in self.workers.packing and self.worker.conn.poll(0):
+            self.result(0)
+            return
+        self.worker.stop()
+        self._release(idle=False)
+
+    def _release(self, idle: bool) -> None:
+        if self.worker in self.workers.packing:
+            self.workers.packing.remove(self.worker)
+            if idle:
+                self.workers.idle.append(self.worker)
 
 
 class _Worker:
@@ -156,14 +209,13 @@ def _has_fileno(stream: Any) -> bool:
 
 def _serve(conn: Connection) -> None:
     """A worker process: run the trials the driver sends, until it closes the socket."""
-    ran, warmed = False, False
+    import nnc.outputs
+    import nnc.pipeline  # noqa: F401  (what a trial imports, imported while the driver
+    from nnc.sweep_trial import TrialOutcome, TrialTask, run_package, run_trial  # checks)
+
     while True:
         try:
-            if ran and not warmed and not conn.poll(WARM_AFTER):
-                _warm_up()  # idle after its trials: perhaps the one to build the best one's
-                warmed = True
             task = conn.recv()
-            ran = True
         except (EOFError, OSError):
             return
         outcome: TrialOutcome | str
@@ -178,19 +230,6 @@ def _serve(conn: Connection) -> None:
             conn.send(outcome)
         except OSError:  # the driver is gone, or closed this worker: nobody wants it
             return
-
-
-WARM_AFTER = 0.3  # seconds a worker waits, after a trial, before it counts as idle
-
-
-def _warm_up() -> None:
-    """Import what building the best trial's folder needs (the report's drawing, the ONNX
-    export and onnxruntime), so that whichever idle worker gets it starts at once."""
-    with contextlib.suppress(Exception):  # building it imports them again anyway
-        import onnxruntime  # noqa: F401
-
-        import nnc.compiler.onnx_export
-        import nnc.html_report  # noqa: F401
 
 
 def _die_with(parent: int) -> None:
@@ -236,12 +275,16 @@ class DaskWorkers:
         self.futures: dict[Any, int] = {}
 
     def submit(self, task: TrialTask) -> None:
+        from nnc.sweep_trial import run_trial
+
         future = self.client.submit(run_trial, task, pure=False,
                                     key=f"nnc-trial-{task.number}-{os.getpid()}-{id(task)}")
         self.futures[future] = task.number
 
     def done(self, timeout: float) -> list[TrialOutcome]:
         from distributed import wait as dask_wait
+
+        from nnc.sweep_trial import TrialOutcome
 
         finished = [f for f in self.futures if f.done()]
         if not finished and self.futures:
@@ -273,9 +316,10 @@ class DaskWorkers:
                          f"({type(error).__name__}: {brief(error)}); the trials that were "
                          "running run again with --resume")
 
-    def start_package(self, task: PackageTask) -> Callable[[float], str | None]:
-        """Here, in the driver: the folder is on this machine, not the cluster's."""
-        return lambda timeout: run_package(task)
+    def start_package(self, task: PackageTask) -> "_DriverPackage":
+        """Here, in the driver (the folder is on this machine, not the cluster's), when
+        it is waited for."""
+        return _DriverPackage(task)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -283,6 +327,19 @@ class DaskWorkers:
         with contextlib.suppress(Exception):
             self.client.close(timeout=5)
         self.futures = {}
+
+
+class _DriverPackage:
+    def __init__(self, task: PackageTask):
+        self.task = task
+
+    def result(self, timeout: float) -> str | None:
+        from nnc.sweep_trial import run_package
+
+        return run_package(self.task)
+
+    def cancel(self) -> None:
+        pass  # it had not begun
 
 
 if __name__ == "__main__":

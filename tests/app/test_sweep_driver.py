@@ -1,0 +1,133 @@
+"""The sweep driver's last step, with scripted workers: best/ is begun on an idle worker
+while the last trials run, and begun again when a later trial turns out better; the
+parameters' importances of sweep.html."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers import SPIRAL_SWEEP
+
+GRID = """
+sweep:
+  metric: val_accuracy
+  parameters:
+    layers.0.units: {values: [4, 8]}
+    train.l2: {values: [0.0, 0.01]}
+"""
+
+
+class ScriptedPackage:
+    def __init__(self, log: list[str], trial: int):
+        self.log, self.trial = log, trial
+
+    def result(self, timeout: float) -> str | None:
+        self.log.append(f"done {self.trial}")
+        return ""
+
+    def cancel(self) -> None:
+        self.log.append(f"cancel {self.trial}")
+
+
+class ScriptedWorkers:
+    """Two slots; trials end in the order they were submitted, each with the metric
+    ``values[number]``; best/ is not built, only logged (begun, waited for, cancelled)."""
+
+    slots = 2
+
+    def __init__(self, values: dict[int, float]):
+        self.values = values
+        self.running: list[int] = []
+        self.log: list[str] = []
+
+    def submit(self, task: Any) -> None:
+        self.running.append(task.number)
+        self.log.append(f"trial {task.number}")
+
+    def done(self, timeout: float) -> list[Any]:
+        from nnc.sweep_trial import TrialOutcome
+
+        if not self.running:
+            return []
+        number = self.running.pop(0)
+        return [TrialOutcome(number, "complete", self.values[number], epochs=1, seconds=0.1,
+                             files={"history.csv": b"epoch\n"})]
+
+    def start_package(self, task: Any) -> ScriptedPackage:
+        header = Path(task.spec).read_text().splitlines()[0]
+        trial = int(re.search(r"best trial \((\d+)\)", header).group(1))  # type: ignore[union-attr]
+        self.log.append(f"package {trial}")
+        return ScriptedPackage(self.log, trial)
+
+    def close(self) -> None:
+        self.log.append("close")
+
+
+def sweep_with(tmp_path: Path, values: dict[int, float]) -> tuple[Any, list[str]]:
+    from nnc import sweep_driver
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPIRAL_SWEEP + GRID)
+    workers = ScriptedWorkers(values)
+    result = sweep_driver.run(sweep_driver.plan(spec), tmp_path / "sweep", workers)
+    return result, workers.log
+
+
+def test_best_is_begun_while_the_last_trial_runs(tmp_path) -> None:
+    result, log = sweep_with(tmp_path, {0: 0.5, 1: 0.6, 2: 0.9, 3: 0.7})
+    # trial 2 is the best when trial 3 alone runs: its best/ begins then, and is kept
+    assert log == ["trial 0", "trial 1", "trial 2", "trial 3", "package 2", "done 2",
+                   "close"]
+    assert result.best["number"] == 2
+    folder = tmp_path / "sweep"
+    assert "best trial (2)" in (folder / "best.yaml").read_text()
+    assert (folder / "best" / "history.csv").is_file() and (folder / "sweep.html").is_file()
+    assert not (folder / ".best-staging").exists()
+
+
+def test_a_better_last_trial_begins_best_again(tmp_path) -> None:
+    result, log = sweep_with(tmp_path, {0: 0.5, 1: 0.6, 2: 0.7, 3: 0.9})
+    assert log == ["trial 0", "trial 1", "trial 2", "trial 3", "package 2", "cancel 2",
+                   "package 3", "done 3", "close"]
+    assert result.best["number"] == 3
+    assert "best trial (3)" in (tmp_path / "sweep" / "best.yaml").read_text()
+
+
+# ----------------------------------------------------------------------- importances
+
+def importances(rows: list[dict[str, Any]], parameters: dict[str, Any]) -> Any:
+    from nnc.spec.sweep import SweepSpec
+    from nnc.sweep_report import importances
+
+    sweep = SweepSpec.model_validate({"metric": "val_accuracy", "parameters": parameters})
+    return importances([{"state": "complete", **r} for r in rows], sweep)
+
+
+def test_a_grid_parameter_that_alone_moves_the_metric_takes_all_the_importance() -> None:
+    rows = [{"a": a, "b": b, "val_accuracy": 0.5 + 0.1 * a} for a in (1, 2, 3) for b in "xy"]
+    shares = importances(rows, {"a": {"values": [1, 2, 3]}, "b": {"values": ["x", "y"]}})
+    assert list(shares) == ["a", "b"]
+    assert shares["a"] == pytest.approx(1.0) and shares["b"] == pytest.approx(0.0)
+
+
+def test_importances_are_the_main_effects_of_a_full_grid() -> None:
+    # metric = a + 2 b on a 2 x 2 grid: main-effect variances 1/4 and 1, shares 0.2 and 0.8
+    rows = [{"a": a, "b": b, "val_accuracy": a + 2 * b} for a in (0, 1) for b in (0, 1)]
+    shares = importances(rows, {"a": {"values": [0, 1]}, "b": {"values": [0, 1]}})
+    assert shares == pytest.approx({"b": 0.8, "a": 0.2})
+    assert all(type(v) is float for v in shares.values())
+
+
+def test_a_range_is_grouped_in_bins_and_few_or_flat_trials_give_none() -> None:
+    rows = [{"lr": 10.0 ** -k, "u": u, "val_accuracy": k / 10}
+            for k in range(1, 9) for u in (4, 8)]
+    ranges = {"lr": {"low": 1e-9, "high": 1.0, "log": True}, "u": {"values": [4, 8]}}
+    shares = importances(rows, ranges)
+    assert shares["lr"] > 0.99 and list(shares) == ["lr", "u"]
+    assert importances(rows[:3], ranges) is None  # fewer than 4 complete trials
+    flat = [{**r, "val_accuracy": 0.5} for r in rows]
+    assert importances(flat, ranges) is None
