@@ -10,6 +10,7 @@ Nothing here unpickles: ``np.load`` runs with ``allow_pickle=False``.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import importlib.util
 from collections.abc import Callable
@@ -95,10 +96,8 @@ class Raw:
 
 def digits(section: Digits, ctx: SourceContext) -> Raw:
     """scikit-learn's bundled 8x8 digits: x [1797, 64] in 0..16, y [1797] in 0..9."""
-    path = _bundled("digits.csv.gz")
-    if path is not None:  # sklearn's load_digits reads this file the same way
-        with gzip.open(path) as f:
-            data = np.loadtxt(f, delimiter=",")
+    data = _bundled_table("digits.csv.gz")
+    if data is not None:
         x, y = data[:, :-1], data[:, -1].astype(int)
     else:
         from sklearn.datasets import load_digits
@@ -110,9 +109,8 @@ def digits(section: Digits, ctx: SourceContext) -> Raw:
 
 def breast_cancer(section: BreastCancer, ctx: SourceContext) -> Raw:
     """scikit-learn's bundled breast cancer set: x [569, 30], y [569] (0 malignant, 1 benign)."""
-    path = _bundled("breast_cancer.csv")
-    if path is not None:  # as sklearn's load_breast_cancer reads it, after its header line
-        data = np.loadtxt(path, delimiter=",", skiprows=1)
+    data = _bundled_table("breast_cancer.csv")
+    if data is not None:
         x, y = data[:, :-1], data[:, -1].astype(int)
     else:
         from sklearn.datasets import load_breast_cancer
@@ -120,6 +118,20 @@ def breast_cancer(section: BreastCancer, ctx: SourceContext) -> Raw:
         x, y = load_breast_cancer(return_X_y=True)
     return Raw("breast_cancer", x.astype(np.float32), y, ctx.spec_origin(), "breast_cancer",
                classes=2)
+
+
+@functools.cache
+def _bundled_table(name: str) -> np.ndarray | None:
+    """The numbers of a CSV file scikit-learn ships, as its loaders read it (after the
+    header line of breast_cancer.csv), read once per process (a sweep's worker runs many
+    trials on it) and read-only; None where the file is not."""
+    path = _bundled(name)
+    if path is None:
+        return None
+    with gzip.open(path) if name.endswith(".gz") else path.open("rb") as f:
+        data = np.loadtxt(f, delimiter=",", skiprows=0 if name.endswith(".gz") else 1)
+    data.flags.writeable = False
+    return data
 
 
 def _bundled(name: str) -> Path | None:

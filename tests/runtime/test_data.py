@@ -78,10 +78,15 @@ def test_the_bundled_sets_load_without_importing_scikit_learn(load, monkeypatch)
     from nnc.runtime import sources
 
     found = load({"digits": {}, "val_split": 0}, 64, 10)
-    monkeypatch.setattr(sources, "_bundled", lambda name: None)
+    read = found.x_train.copy()
+    found.x_train[:] = -1.0  # the file is read once per process: each run gets its own copy
+    again = load({"digits": {}, "val_split": 0}, 64, 10)
+    np.testing.assert_array_equal(again.x_train, read)
+    assert not sources._bundled_table("digits.csv.gz").flags.writeable
+    monkeypatch.setattr(sources, "_bundled_table", lambda name: None)
     fallback = load({"digits": {}, "val_split": 0}, 64, 10)
-    np.testing.assert_array_equal(found.x_train, fallback.x_train)
-    np.testing.assert_array_equal(found.y_train, fallback.y_train)
+    np.testing.assert_array_equal(again.x_train, fallback.x_train)
+    np.testing.assert_array_equal(again.y_train, fallback.y_train)
 
 
 def test_spiral_is_cs231ns(load):
