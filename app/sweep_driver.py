@@ -76,6 +76,19 @@ class Plan:
     def overrides(self, values: dict[str, Any]) -> tuple[str, ...]:
         return self.spec_file.overrides + tuple(override(p, v) for p, v in values.items())
 
+    def cost(self, values: dict[str, Any]) -> float:
+        """The training cost of the trial with ``values``, estimated from shapes alone:
+        multiply-adds per sample times epochs (0 for values that make no valid spec: that
+        trial fails at once)."""
+        from nnc import pipeline
+        from nnc.base.errors import NncError
+
+        try:
+            prepared = pipeline.prepare(self.trial_spec(values), memory="none")
+        except NncError:
+            return 0.0
+        return float(prepared.sizing.totals.macs * prepared.spec_file.spec.train.epochs)
+
 
 def plan(spec: Path, overrides: tuple[str, ...] = ()) -> Plan:
     """Load SPEC and check its sweep before any trial: every path names a field (the
@@ -224,14 +237,20 @@ class _Driver:
         if exists and not resume:
             raise DataError("this folder holds a sweep already: add --resume to continue it, "
                             "or choose another folder with -o", file=str(self.folder))
-        study = sweep_study.open_study(self.folder, self.sweep, create=not exists)
+        study = sweep_study.open_study(self.folder, self.sweep, create=not exists,
+                                       cost=self.plan.cost)
         self._check_same_sweep(study)
         if not exists and resume:
             self.progress.note("nothing to resume in this folder: starting the sweep")
         rerun = self._requeue_interrupted(study)
         self.write_table(study)  # a driver killed after its last tell had not written it
-        self._loop(study)
-        return self._finish(study, rerun)
+        try:
+            self._loop(study)
+            return self._finish(study, rerun)
+        finally:  # stopped, or failed: a best/ begun is not wanted
+            if self.building is not None:
+                self.building[1].cancel()
+            shutil.rmtree(self.staging, ignore_errors=True)
 
     def _check_same_sweep(self, study: "optuna.Study") -> None:
         """A new study gets the spec's fingerprint; a resumed one must have the same (one
@@ -404,19 +423,14 @@ class _Driver:
         counts = {s: sum(r["state"] == s for r in rows) for s in STATES}
         best = self._best(study)
         result = SweepResult(self.folder, counts, best, rerun, ["trials.csv", "study.journal"])
-        try:
-            if best is None:
-                write_report(self.folder, self.plan.name, self.sweep, rows, None)
-                raise TrainingError(f"no trial completed ({counts['pruned']} pruned, "
-                                    f"{counts['failed']} failed): see "
-                                    f"{self.folder / 'trials.csv'} for their messages")
-            self._build_best(best)
-            write_report(self.folder, self.plan.name, self.sweep, rows, best)
-            self._end_best()
-        finally:
-            if self.building is not None:
-                self.building[1].cancel()
-            shutil.rmtree(self.staging, ignore_errors=True)
+        if best is None:
+            write_report(self.folder, self.plan.name, self.sweep, rows, None)
+            raise TrainingError(f"no trial completed ({counts['pruned']} pruned, "
+                                f"{counts['failed']} failed): see "
+                                f"{self.folder / 'trials.csv'} for their messages")
+        self._build_best(best)
+        write_report(self.folder, self.plan.name, self.sweep, rows, best)
+        self._end_best()
         result.files += ["best.yaml", "best/", "sweep.html"]
         return result
 

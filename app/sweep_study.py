@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ STUDY = "nnc-sweep"
 MEDIAN_STARTUP = 4  # trials the median pruner lets finish before it compares with them
 MEDIAN_WARMUP = 2  # epochs of each trial it never prunes
 SCALARS = (str, int, float, bool, type(None))  # what Optuna stores as a choice as it is
+ORDERED_GRID = 128  # grids of at most this many points are tried largest first (each sized)
 
 
 def distributions(sweep: SweepSpec) -> dict[str, BaseDistribution]:
@@ -66,20 +68,39 @@ def spec_values(sweep: SweepSpec, params: dict[str, Any]) -> dict[str, Any]:
 class _GridSampler(optuna.samplers.GridSampler):
     """Optuna's grid sampler, minus its call to ``study.stop()`` once every point has been
     tried: that works only inside ``study.optimize``, and the sweep's driver, which asks
-    and tells, stops by itself after the grid's size."""
+    and tells, stops by itself after the grid's size.
+
+    With ``cost`` (a trial's estimated training cost, from its spec values), the points
+    are tried largest first (longest processing time first: the last trials are short and
+    end close together, so no worker idles long while another finishes a long one); equal
+    costs keep the order the seed shuffled."""
+
+    def __init__(self, space: dict[str, list[Any]], seed: int,
+                 cost: Callable[[dict[str, Any]], float] | None = None):
+        super().__init__(space, seed=seed)
+        if cost is not None:  # GridSampler keeps its shuffled points in _all_grids
+            self._all_grids = sorted(self._all_grids, key=lambda point: -cost(
+                dict(zip(self._param_names, point))))
 
     def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
         pass
 
 
-def sampler(sweep: SweepSpec, resumed_at: int = 0) -> optuna.samplers.BaseSampler:
+def sampler(sweep: SweepSpec, resumed_at: int = 0,
+            cost: Callable[[dict[str, Any]], float] | None = None
+            ) -> optuna.samplers.BaseSampler:
     """The sweep's sampler. A resumed study's (``resumed_at`` trials in) draws from a stream
     of its own: a random or TPE sampler seeded as at the start would propose the first
-    trials' values again. A grid's order depends on the seed alone, and stays."""
+    trials' values again. A grid's order depends on the seed alone (and on ``cost``, a
+    trial's estimated cost from its spec values, when the sweep runs the whole grid of at
+    most ORDERED_GRID points), and stays."""
     kind = sweep.chosen_sampler
     if kind == "grid":
         space = {path: cast_choices(d) for path, d in distributions(sweep).items()}
-        return _GridSampler(space, seed=sweep.seed)
+        # ordered only when every point runs: a part of the grid is the seed's choice
+        ordered = sweep.trial_count == sweep.grid_size <= ORDERED_GRID
+        return _GridSampler(space, seed=sweep.seed, cost=(
+            lambda params: cost(spec_values(sweep, params))) if ordered and cost else None)
     seed = sweep.seed if not resumed_at else \
         int(np.random.SeedSequence([sweep.seed, resumed_at]).generate_state(1)[0])
     if kind == "tpe":
@@ -160,18 +181,21 @@ def journal(folder: Path) -> Path:
     return folder / "study.journal"
 
 
-def open_study(folder: Path, sweep: SweepSpec, create: bool) -> optuna.Study:
-    """The sweep's study in ``folder``: a new one (``create``) or the one there."""
+def open_study(folder: Path, sweep: SweepSpec, create: bool,
+               cost: Callable[[dict[str, Any]], float] | None = None) -> optuna.Study:
+    """The sweep's study in ``folder``: a new one (``create``) or the one there (``cost``:
+    see :func:`sampler`)."""
     path = journal(folder)
     _drop_torn_line(path)
     storage = JournalStorage(_Journal(path))
     direction = sweep.chosen_goal
     if create:
         return optuna.create_study(storage=storage, study_name=STUDY, direction=direction,
-                                   sampler=sampler(sweep), pruner=pruner(sweep.pruner))
+                                   sampler=sampler(sweep, cost=cost),
+                                   pruner=pruner(sweep.pruner))
     study = optuna.load_study(storage=storage, study_name=STUDY, pruner=pruner(sweep.pruner),
                               sampler=optuna.samplers.RandomSampler())  # replaced below
-    study.sampler = sampler(sweep, resumed_at=len(study.trials))
+    study.sampler = sampler(sweep, resumed_at=len(study.trials), cost=cost)
     return study
 
 

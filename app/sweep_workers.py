@@ -152,14 +152,16 @@ class _LocalPackage:
         if self.worker in self.workers.packing and self.worker.conn.poll(0):
             self.result(0)
             return
-        self.worker.stop()
         self._release(idle=False)
 
     def _release(self, idle: bool) -> None:
+        """Back to the idle workers, or stopped (killed, or found dead)."""
         if self.worker in self.workers.packing:
             self.workers.packing.remove(self.worker)
             if idle:
                 self.workers.idle.append(self.worker)
+            else:
+                self.worker.stop()
 
 
 class _Worker:

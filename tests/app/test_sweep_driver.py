@@ -67,13 +67,15 @@ class ScriptedWorkers:
         self.log.append("close")
 
 
-def sweep_with(tmp_path: Path, values: dict[int, float]) -> tuple[Any, list[str]]:
+def sweep_with(tmp_path: Path, values: dict[int, float], workers: Any = None,
+               should_stop: Any = None) -> tuple[Any, list[str]]:
     from nnc import sweep_driver
 
     spec = tmp_path / "spec.yaml"
     spec.write_text(SPIRAL_SWEEP + GRID)
-    workers = ScriptedWorkers(values)
-    result = sweep_driver.run(sweep_driver.plan(spec), tmp_path / "sweep", workers)
+    workers = workers or ScriptedWorkers(values)
+    result = sweep_driver.run(sweep_driver.plan(spec), tmp_path / "sweep", workers,
+                              should_stop=should_stop)
     return result, workers.log
 
 
@@ -95,6 +97,45 @@ def test_a_better_last_trial_begins_best_again(tmp_path) -> None:
                    "package 3", "done 3", "close"]
     assert result.best["number"] == 3
     assert "best trial (3)" in (tmp_path / "sweep" / "best.yaml").read_text()
+
+
+def test_a_stop_while_best_is_built_cancels_it_and_leaves_no_staging_folder(tmp_path) -> None:
+    from nnc.base.errors import Interrupted
+
+    workers = ScriptedWorkers({0: 0.5, 1: 0.6, 2: 0.9, 3: 0.7})
+    with pytest.raises(Interrupted):
+        sweep_with(tmp_path, {}, workers, lambda: 2 if "package 2" in workers.log else None)
+    assert workers.log[-3:] == ["package 2", "cancel 2", "close"]
+    folder = tmp_path / "sweep"
+    assert not (folder / ".best-staging").exists() and not (folder / "best").exists()
+    assert len((folder / "trials.csv").read_text().splitlines()) == 4  # 3 told, the header
+
+
+def test_a_whole_grid_runs_largest_first(tmp_path) -> None:
+    """Longest processing time first: the trials of the 8-unit layer (twice the
+    multiply-adds) before those of the 4-unit one, so that the last, short trials end
+    together."""
+    sweep_with(tmp_path, {0: 0.5, 1: 0.6, 2: 0.9, 3: 0.7})
+    table = (tmp_path / "sweep" / "trials.csv").read_text().splitlines()[1:]
+    assert [row.split(",")[2] for row in table] == ["8", "8", "4", "4"]
+
+
+def test_a_part_of_a_grid_is_the_seeds_choice_not_the_largest() -> None:
+    import optuna
+
+    from nnc import sweep_study
+    from nnc.spec.sweep import SweepSpec
+
+    def sweep(trials: int | None) -> SweepSpec:
+        return SweepSpec.model_validate({"metric": "val_accuracy", "trials": trials, "seed": 3,
+                                         "parameters": {"u": {"values": [1, 2, 3, 4, 5, 6]}}})
+
+    def order(s: SweepSpec) -> list[Any]:
+        return sweep_study.sampler(s, cost=lambda v: float(v["u"]))._all_grids  # type: ignore[attr-defined]
+
+    shuffled = optuna.samplers.GridSampler({"u": [1, 2, 3, 4, 5, 6]}, seed=3)._all_grids
+    assert order(sweep(2)) == shuffled != order(sweep(None))
+    assert order(sweep(None)) == [(6,), (5,), (4,), (3,), (2,), (1,)]
 
 
 # ----------------------------------------------------------------------- importances
