@@ -91,9 +91,15 @@ def write_outputs(out_dir: Path, prepared: "Prepared", trained: "Trained",
     """The files of a run (``write_training_outputs``; with ``model``, model.onnx and
     summary.txt; with ``html``, report.html and figures/) written to a staging folder, then
     put in place in ``out_dir`` together: a run that fails anywhere, even on the last
-    file, replaces none of an earlier run's files. An earlier run's val.npz or
-    samples.npz that this run has not is removed."""
-    with staged(out_dir, stale=("val.npz", "samples.npz")) as stage:
+    file, replaces none of an earlier run's files. A file of an earlier run that this run
+    has not written is removed, as it would describe another run: val.npz, samples.npz,
+    model.onnx and summary.txt (after `nnc build`, `nnc train`), report.html and its
+    figures (``--no-report``)."""
+    figures = out_dir / "figures"  # an earlier report's figures (in a real folder only)
+    drawn = sorted(p for p in figures.glob("*.png") if not p.is_symlink()) \
+        if figures.is_dir() and not figures.is_symlink() else []
+    earlier = [*STALE_FILES, *(f"figures/{p.name}" for p in drawn)]
+    with staged(out_dir, stale=earlier) as stage:
         write_training_outputs(stage, prepared, trained)
         if model is not None:
             from nnc.sizing_table import sizing_table
@@ -127,6 +133,8 @@ def write_training_outputs(out_dir: Path, prepared: "Prepared", trained: "Traine
 # what a run may write at the top of its folder (and its lock): never an input of the run
 OUTPUT_FILES = ("weights.npz", "history.csv", "spec.resolved.yaml", "val.npz", "samples.npz",
                 "report.json", "model.onnx", "summary.txt", "report.html", LOCK_NAME)
+# the outputs only some runs write: an earlier run's are removed by one that does not
+STALE_FILES = ("val.npz", "samples.npz", "model.onnx", "summary.txt", "report.html")
 P = ParamSpec("P")
 R = TypeVar("R")
 

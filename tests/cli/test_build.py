@@ -205,3 +205,18 @@ def test_predict_knows_a_regression_model(cli, tmp_path) -> None:
     refused = cli("predict", out / "model.onnx", out / "val.npz", "--classes")
     assert refused.exit_code == 2 and "regression" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_a_run_removes_what_an_earlier_run_wrote_and_it_does_not(cli, tmp_path) -> None:
+    """A folder describes one run: after `nnc build`, `nnc train --no-report` leaves no
+    model.onnx of the old weights, and no report of the old run."""
+    spec = MODELS / "linear-svm.yaml"
+    assert cli("build", spec, "-o", tmp_path).exit_code == 0
+    assert {"model.onnx", "summary.txt", "report.html"} <= {p.name for p in tmp_path.iterdir()}
+    assert any((tmp_path / "figures").glob("*.png"))
+    (tmp_path / "figures" / "notes.txt").write_text("mine")  # not a report's: kept
+    assert cli("train", "--no-report", spec, "-o", tmp_path, "--set",
+               "train.epochs=2").exit_code == 0
+    left = {p.name for p in tmp_path.iterdir()}
+    assert not left & {"model.onnx", "summary.txt", "report.html"}, left
+    assert [p.name for p in (tmp_path / "figures").iterdir()] == ["notes.txt"]
