@@ -305,6 +305,8 @@ class _Driver:
             self.workers.submit(self._task(study, trial))
             asked.append(trial)
             left -= 1
+            if left == 0:
+                self.workers.expect_package()  # best/ is next
 
         while left > 0 and len(asked) < self.workers.slots:
             ask()
@@ -365,7 +367,7 @@ class _Driver:
                 trial.report(value, epoch)
         for key, value in outcome.system_attrs.items():  # the halving pruner's rungs
             study._storage.set_trial_system_attr(trial._trial_id, key, value)
-        for key in ("epochs", "seconds", "wall", "message", "worker"):
+        for key in ("epochs", "seconds", "cpu", "wall", "message", "worker"):
             trial.set_user_attr(key, getattr(outcome, key))
         state = optuna.trial.TrialState[STATES[outcome.state]]
         study.tell(trial, outcome.value if outcome.state == "complete" else None, state=state)

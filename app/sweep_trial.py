@@ -59,6 +59,7 @@ class TrialOutcome:
     reports: list[tuple[int, float]] = field(default_factory=list)
     epochs: int = 0
     seconds: float = 0.0  # training time, as the run's report counts it
+    cpu: float = 0.0  # the worker's CPU time while it trained (uncontended: about seconds)
     wall: float = 0.0  # the whole trial on its worker: loading, compiling, training, files
     message: str = ""
     files: dict[str, bytes] = field(default_factory=dict)
@@ -168,7 +169,7 @@ def _run(task: TrialTask) -> TrialOutcome:
         watch = _Watch(task)
     except NncError as e:
         return TrialOutcome(task.number, "failed", message=_message(e))
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     try:
         trained = pipeline.train(prepared, watch, threads=BLAS_THREADS)
     except _Pruned:
@@ -185,7 +186,7 @@ def _run(task: TrialTask) -> TrialOutcome:
     outcome = TrialOutcome(task.number, "complete" if problem is None else "failed", value,
                            watch.reports, result.epochs_run if result else 0,
                            result.seconds if result else 0.0, message=problem or "",
-                           system_attrs=_attrs(watch))
+                           system_attrs=_attrs(watch), cpu=time.process_time() - cpu)
     with tempfile.TemporaryDirectory(prefix="nnc-trial-") as folder:
         write_training_outputs(Path(folder), prepared, trained)
         outcome.files = {p.name: p.read_bytes() for p in sorted(Path(folder).iterdir())

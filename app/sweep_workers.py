@@ -6,22 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import os
-import signal
-import socket
-import subprocess
 import sys
-import traceback
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from nnc.base.errors import DataError, brief
+from nnc.sweep_processes import WorkerProcess, Zygote
 
 if TYPE_CHECKING:  # imported where used: the driver starts its workers before it imports
     from nnc.sweep_trial import PackageTask, TrialOutcome, TrialTask  # the spec's modules
-
-PR_SET_PDEATHSIG = 1
 
 
 class Workers(Protocol):
@@ -35,6 +29,9 @@ class Workers(Protocol):
     def done(self, timeout: float) -> list[TrialOutcome]: ...
 
     def close(self) -> None: ...
+
+    def expect_package(self) -> None:
+        """No trial is left to ask: a :class:`PackageTask` will follow."""
 
     def start_package(self, task: PackageTask) -> "Package":
         """Begin ``task`` (on an idle worker, or where it can run meanwhile)."""
@@ -54,32 +51,38 @@ class Package(Protocol):
 # ----------------------------------------------------------------------------- local
 
 class LocalWorkers:
-    """``count`` worker processes (``python -m nnc.sweep_workers``), each running one trial
-    at a time; a worker that dies (killed, out of memory) fails its trial and is replaced,
-    and closing kills them all. Plain subprocesses, not multiprocessing's: a script
-    calling ``nnc.sweep`` without an ``if __name__ == "__main__"`` guard is not run again
-    in each worker."""
+    """``count`` worker processes (see :mod:`nnc.sweep_processes`: forked from a zygote on
+    Linux), each running one trial at a time; a worker that dies (killed, out of memory)
+    fails its trial and is replaced, and closing kills them all."""
 
     def __init__(self, count: int, start: int | None = None):
         self.slots = count
-        # ``start`` of them started now (they import nnc), the others when a trial needs one
-        self.idle = [_Worker() for _ in range(count if start is None else min(start, count))]
-        self.busy: dict[int, _Worker] = {}  # meanwhile the driver opens the study
-        self.packing: list[_Worker] = []  # building the best trial's folder
+        self.zygote = Zygote() if sys.platform == "linux" else None
+        # ``start`` of them started now, the others when a trial needs one
+        self.idle = [self._new_worker()
+                     for _ in range(count if start is None else min(start, count))]
+        self.busy: dict[int, WorkerProcess] = {}  # meanwhile the driver opens the study
+        self.packing: list[WorkerProcess] = []  # building the best trial's folder
+
+    def _new_worker(self) -> WorkerProcess:
+        if self.zygote is not None and self.zygote.alive():
+            with contextlib.suppress(OSError):  # gone meanwhile: a plain process then
+                return self.zygote.fork()
+        return WorkerProcess()
 
     def submit(self, task: TrialTask) -> None:
         worker = self._idle_worker()
         worker.send(task)
         self.busy[task.number] = worker
 
-    def _idle_worker(self) -> "_Worker":
+    def _idle_worker(self) -> WorkerProcess:
         """An idle worker that is alive (one that died idle is replaced)."""
         while self.idle:
             worker = self.idle.pop()
-            if worker.process.poll() is None:
+            if worker.alive():
                 return worker
             worker.stop()
-        return _Worker()
+        return self._new_worker()
 
     def done(self, timeout: float) -> list[TrialOutcome]:
         from nnc.sweep_trial import TrialOutcome
@@ -113,13 +116,27 @@ class LocalWorkers:
         for worker in [*self.idle, *self.busy.values(), *self.packing]:
             worker.stop()
         self.idle, self.busy, self.packing = [], {}, []
+        if self.zygote is not None:
+            self.zygote.close()
+
+    def expect_package(self) -> None:
+        """No trial is left to ask: the zygote imports what best/'s build needs, for the
+        worker it will fork for it."""
+        if self.zygote is not None:
+            self.zygote.warm()
 
     def start_package(self, task: PackageTask) -> "_LocalPackage":
-        """On the worker idle the longest (a trial ended there first), which then runs no
-        trial: the driver begins a package once no trial is left to ask."""
-        self.idle.reverse()  # _idle_worker takes the last
-        worker = self._idle_worker()
-        self.idle.reverse()
+        """On a worker forked from the zygote after :meth:`expect_package` (its imports
+        done), else on the worker idle the longest; it runs no trial afterwards (the
+        driver begins a package once no trial is left to ask)."""
+        worker: WorkerProcess | None = None
+        if self.zygote is not None and self.zygote.alive():
+            with contextlib.suppress(OSError):
+                worker = self.zygote.fork()
+        if worker is None:
+            self.idle.reverse()  # _idle_worker takes the last
+            worker = self._idle_worker()
+            self.idle.reverse()
         worker.send(task)
         self.packing.append(worker)  # closed with the others
         return _LocalPackage(self, worker)
@@ -136,7 +153,7 @@ def start_early(workers: int | None, dask: str | None) -> LocalWorkers | None:
 
 
 class _LocalPackage:
-    def __init__(self, workers: LocalWorkers, worker: "_Worker"):
+    def __init__(self, workers: LocalWorkers, worker: WorkerProcess):
         self.workers, self.worker = workers, worker
 
     def result(self, timeout: float) -> str | None:
@@ -162,93 +179,6 @@ class _LocalPackage:
                 self.workers.idle.append(self.worker)
             else:
                 self.worker.stop()
-
-
-class _Worker:
-    """A worker process and the socket the driver talks to it through."""
-
-    def __init__(self) -> None:
-        ours, theirs = socket.socketpair()
-        with theirs:
-            # a session of its own: a Ctrl-C or a SIGTERM to the driver's process group is
-            # the driver's to handle (it stops the workers); the worker dies with the driver
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "nnc.sweep_workers", str(theirs.fileno()),
-                 str(os.getpid())], pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
-                stdout=sys.stderr.fileno() if _has_fileno(sys.stderr) else None,
-                start_new_session=True)
-        self.conn = Connection(ours.detach())
-
-    def send(self, task: TrialTask | PackageTask) -> None:
-        """Send ``task``; a worker that cannot take it is gone (receive() then says so)."""
-        with contextlib.suppress(OSError):
-            self.conn.send(task)
-
-    def receive(self) -> Any:
-        """What the worker sent back; None if it died."""
-        try:
-            return self.conn.recv()
-        except (EOFError, OSError):
-            return None
-
-    def stop(self) -> int | None:
-        """Kill the process (if it runs) and return its exit code."""
-        if self.process.poll() is None:
-            self.process.kill()
-        code = self.process.wait(10)
-        with contextlib.suppress(OSError):
-            self.conn.close()
-        return code
-
-
-def _has_fileno(stream: Any) -> bool:
-    try:
-        stream.fileno()
-        return True
-    except (AttributeError, OSError, ValueError):  # e.g. a test runner's captured stream
-        return False
-
-
-def _serve(conn: Connection) -> None:
-    """A worker process: run the trials the driver sends, until it closes the socket."""
-    import nnc.outputs
-    import nnc.pipeline  # noqa: F401  (what a trial imports, imported while the driver
-    from nnc.sweep_trial import TrialOutcome, TrialTask, run_package, run_trial  # checks)
-
-    while True:
-        try:
-            task = conn.recv()
-        except (EOFError, OSError):
-            return
-        outcome: TrialOutcome | str
-        try:
-            outcome = run_trial(task) if isinstance(task, TrialTask) else run_package(task)
-        except Exception as e:  # a bug: the trial fails, the sweep goes on, the trace is kept
-            traceback.print_exc()
-            message = f"internal error: {type(e).__name__}: {brief(e)}"
-            outcome = TrialOutcome(task.number, "failed", message=message) \
-                if isinstance(task, TrialTask) else message
-        try:
-            conn.send(outcome)
-        except OSError:  # the driver is gone, or closed this worker: nobody wants it
-            return
-
-
-def _die_with(parent: int) -> None:
-    """Linux: be killed when the driver dies, so that a killed driver leaves no trial
-    running (and if it died already, leave now)."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:
-        sys.exit(0)
-
-
-def main(argv: list[str]) -> None:
-    """The worker process's entry point: ``python -m nnc.sweep_workers FD DRIVER_PID``."""
-    _die_with(int(argv[1]))
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
-    _serve(Connection(int(argv[0])))
 
 
 # ------------------------------------------------------------------------------ dask
@@ -318,6 +248,9 @@ class DaskWorkers:
                          f"({type(error).__name__}: {brief(error)}); the trials that were "
                          "running run again with --resume")
 
+    def expect_package(self) -> None:
+        pass  # best/ is built in the driver, when the sweep ends
+
     def start_package(self, task: PackageTask) -> "_DriverPackage":
         """Here, in the driver (the folder is on this machine, not the cluster's), when
         it is waited for."""
@@ -343,6 +276,3 @@ class _DriverPackage:
     def cancel(self) -> None:
         pass  # it had not begun
 
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

@@ -57,6 +57,9 @@ class ScriptedWorkers:
         return [TrialOutcome(number, "complete", self.values[number], epochs=1, seconds=0.1,
                              files={"history.csv": b"epoch\n"})]
 
+    def expect_package(self) -> None:
+        self.log.append("expect")
+
     def start_package(self, task: Any) -> ScriptedPackage:
         header = Path(task.spec).read_text().splitlines()[0]
         trial = int(re.search(r"best trial \((\d+)\)", header).group(1))  # type: ignore[union-attr]
@@ -82,8 +85,8 @@ def sweep_with(tmp_path: Path, values: dict[int, float], workers: Any = None,
 def test_best_is_begun_while_the_last_trial_runs(tmp_path) -> None:
     result, log = sweep_with(tmp_path, {0: 0.5, 1: 0.6, 2: 0.9, 3: 0.7})
     # trial 2 is the best when trial 3 alone runs: its best/ begins then, and is kept
-    assert log == ["trial 0", "trial 1", "trial 2", "trial 3", "package 2", "done 2",
-                   "close"]
+    assert log == ["trial 0", "trial 1", "trial 2", "trial 3", "expect", "package 2",
+                   "done 2", "close"]
     assert result.best["number"] == 2
     folder = tmp_path / "sweep"
     assert "best trial (2)" in (folder / "best.yaml").read_text()
@@ -93,8 +96,8 @@ def test_best_is_begun_while_the_last_trial_runs(tmp_path) -> None:
 
 def test_a_better_last_trial_begins_best_again(tmp_path) -> None:
     result, log = sweep_with(tmp_path, {0: 0.5, 1: 0.6, 2: 0.7, 3: 0.9})
-    assert log == ["trial 0", "trial 1", "trial 2", "trial 3", "package 2", "cancel 2",
-                   "package 3", "done 3", "close"]
+    assert log == ["trial 0", "trial 1", "trial 2", "trial 3", "expect", "package 2",
+                   "cancel 2", "package 3", "done 3", "close"]
     assert result.best["number"] == 3
     assert "best trial (3)" in (tmp_path / "sweep" / "best.yaml").read_text()
 

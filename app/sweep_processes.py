@@ -1,0 +1,265 @@
+"""The processes a sweep runs its trials in on this machine, and the loop each one runs.
+
+A worker is started one of two ways. On Linux, a *zygote* process imports what a trial
+needs once (nnc, NumPy, the spec's models: about half a second of a core) and forks each
+worker from itself on request, so a worker starts at once, and one forked after
+:meth:`Zygote.warm` has imported what building best/ needs too (the report's drawing,
+the ONNX export, onnxruntime). Elsewhere, or if the zygote is gone, a worker is a plain
+``python -m nnc.sweep_processes`` process. Both are plain processes, not
+multiprocessing's: a script calling ``nnc.sweep`` without an ``if __name__ ==
+"__main__"`` guard is not run again in each worker.
+
+Every process here is killed when the process that started it dies (the driver, or the
+zygote), and ignores Ctrl-C, which is the driver's to handle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any
+
+from nnc.base.errors import brief
+
+PR_SET_PDEATHSIG = 1
+# a zygote forks: its NumPy must not have started BLAS threads (trials use one anyway)
+ONE_THREAD = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                     "MKL_NUM_THREADS")}
+
+
+class WorkerProcess:
+    """A worker (a plain process) and the socket the driver talks to it through."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair()
+        with theirs:
+            self.process = _start("worker", theirs.fileno())
+        self.conn = Connection(ours.detach())
+
+    def send(self, task: Any) -> None:
+        """Send ``task``; a worker that cannot take it is gone (receive() then says so)."""
+        with contextlib.suppress(OSError):
+            self.conn.send(task)
+
+    def receive(self) -> Any:
+        """What the worker sent back; None if it died."""
+        try:
+            return self.conn.recv()
+        except (EOFError, OSError):
+            return None
+
+    def alive(self) -> bool:
+        """Whether an idle worker still runs (a dead one's socket is at its end)."""
+        return not self.conn.poll(0)
+
+    def stop(self) -> int | None:
+        """Kill the process (if it runs) and return its exit code."""
+        if self.process.poll() is None:
+            self.process.kill()
+        code = self.process.wait(10)
+        self._close()
+        return code
+
+    def _close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.close()
+
+
+class ForkedWorker(WorkerProcess):
+    """A worker the zygote forked (not the driver's child: the zygote kills and reaps it)."""
+
+    def __init__(self, zygote: "Zygote", conn: Connection):
+        self.zygote, self.conn = zygote, conn
+        self.pid: int | None = None  # read from the zygote when first needed
+
+    def stop(self) -> int | None:
+        code = self.zygote.stop(self)
+        self._close()
+        return code
+
+
+class Zygote:
+    """The process the workers are forked from (see the module docstring). Requests go
+    over a socket in order; ``fork`` does not wait for the zygote (which may still be
+    importing): its reply, the worker's pid, is read when a later request needs it."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with theirs:
+            self.process = _start("zygote", theirs.fileno(), ONE_THREAD)
+        self.control = ours
+        self.unread: list[ForkedWorker] = []  # forked, their pid not read yet
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def fork(self) -> ForkedWorker:
+        """A new worker, forked as soon as the zygote is ready (OSError: it is gone)."""
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            socket.send_fds(self.control, [b"fork"], [theirs.fileno()])
+            conn = Connection(ours.detach())
+        worker = ForkedWorker(self, conn)
+        self.unread.append(worker)
+        return worker
+
+    def warm(self) -> None:
+        """Have the zygote import what building best/ needs, for workers forked later."""
+        with contextlib.suppress(OSError):
+            self.control.send(b"warm")
+
+    def stop(self, worker: ForkedWorker) -> int | None:
+        """Kill ``worker`` (if it runs) and return its exit code (None: not known)."""
+        try:
+            self._read_pids()
+            if worker.pid is None:
+                return None
+            self.control.send(f"stop {worker.pid}".encode())
+            return int(self.control.recv(64))
+        except (OSError, ValueError):  # the zygote is gone: so are its workers
+            return None
+
+    def _read_pids(self) -> None:
+        while self.unread:
+            self.unread.pop(0).pid = int(self.control.recv(64))
+
+    def close(self) -> None:
+        """End the zygote (its workers die with it)."""
+        with contextlib.suppress(OSError):
+            self.control.close()
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(10)
+
+
+def _start(role: str, fd: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    # a session of its own: a Ctrl-C or a SIGTERM to the driver's process group is the
+    # driver's to handle (it stops the workers); the process dies with the driver
+    return subprocess.Popen(
+        [sys.executable, "-m", "nnc.sweep_processes", role, str(fd), str(os.getpid())],
+        pass_fds=(fd,), stdin=subprocess.DEVNULL,
+        stdout=sys.stderr.fileno() if _has_fileno(sys.stderr) else None,
+        start_new_session=True, env={**os.environ, **env} if env else None)
+
+
+def _has_fileno(stream: Any) -> bool:
+    try:
+        stream.fileno()
+        return True
+    except (AttributeError, OSError, ValueError):  # e.g. a test runner's captured stream
+        return False
+
+
+# --------------------------------------------------------------- in the processes
+
+def serve(conn: Connection) -> None:
+    """A worker: run the trials (and best/'s build) the driver sends, until it closes the
+    socket."""
+    import nnc.outputs
+    import nnc.pipeline  # noqa: F401  (what a trial imports, imported while the driver
+    from nnc.sweep_trial import TrialOutcome, TrialTask, run_package, run_trial  # checks)
+
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        outcome: TrialOutcome | str
+        try:
+            outcome = run_trial(task) if isinstance(task, TrialTask) else run_package(task)
+        except Exception as e:  # a bug: the trial fails, the sweep goes on, the trace is kept
+            traceback.print_exc()
+            message = f"internal error: {type(e).__name__}: {brief(e)}"
+            outcome = TrialOutcome(task.number, "failed", message=message) \
+                if isinstance(task, TrialTask) else message
+        try:
+            conn.send(outcome)
+        except OSError:  # the driver is gone, or closed this worker: nobody wants it
+            return
+
+
+def _zygote(control: socket.socket) -> None:
+    """The zygote: import once, then fork a worker for each socket the driver sends, kill
+    and reap one when asked, and import best/'s modules when asked."""
+    import nnc.outputs
+    import nnc.pipeline
+    import nnc.sweep_trial  # noqa: F401
+
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(control, 64, 1)
+        except OSError:
+            return
+        if not message:  # the driver closed the socket
+            return
+        command, _, argument = message.decode().partition(" ")
+        if command == "fork" and fds:
+            zygote = os.getpid()
+            pid = os.fork()
+            if pid == 0:  # the worker
+                control.close()
+                code = 0
+                try:
+                    _die_with(zygote)
+                    serve(Connection(fds[0]))
+                except BaseException:
+                    code = 1
+                os._exit(code)  # not the zygote's clean-up: it is the zygote's to do
+            os.close(fds[0])
+            control.send(str(pid).encode())
+        elif command == "stop":
+            control.send(_stop(int(argument)).encode())
+        elif command == "warm":
+            warm_up()
+
+
+def _stop(worker: int) -> str:
+    """Kill and reap a worker of the zygote; its exit code (as Popen gives it), or "" if
+    it is not one (a zombie keeps its pid until reaped: it is no other process's)."""
+    try:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker, signal.SIGKILL)
+        _, status = os.waitpid(worker, 0)
+    except ChildProcessError:
+        return ""
+    return str(os.waitstatus_to_exitcode(status))
+
+
+def warm_up() -> None:
+    """Import what building the best trial's folder needs: the report's drawing and the
+    ONNX export (not onnxruntime, which starts a thread: a zygote must fork with one)."""
+    with contextlib.suppress(Exception):  # building it imports them again anyway
+        import nnc.compiler.onnx_export
+        import nnc.html_report  # noqa: F401
+
+
+def _die_with(parent: int) -> None:
+    """Linux: be killed when ``parent`` dies, so that a killed driver leaves no trial
+    running (and if it died already, leave now)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        sys.exit(0)
+
+
+def main(argv: list[str]) -> None:
+    """``python -m nnc.sweep_processes worker|zygote FD DRIVER_PID``."""
+    role, fd, parent = argv
+    _die_with(int(parent))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    if role == "zygote":
+        _zygote(socket.socket(fileno=int(fd)))
+    else:
+        serve(Connection(int(fd)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,1 @@
+../../../app/sweep_processes.py
