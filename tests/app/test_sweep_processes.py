@@ -1,0 +1,116 @@
+"""The processes of a sweep on this machine: workers forked from a zygote that imported nnc
+once (and forks with one thread), a worker killed mid-trial failing its trial alone, plain
+worker processes once the zygote is gone, and nothing left running after close."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers import SPIRAL_SWEEP
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux",
+                                reason="sweep workers are forked from a zygote on Linux only")
+
+
+def task(tmp_path: Path, number: int, *overrides: str) -> Any:
+    from nnc.sweep_trial import TrialTask
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPIRAL_SWEEP)
+    return TrialTask(number, SPIRAL_SWEEP, str(spec), str(spec), "yaml", overrides,
+                     "val_accuracy", "maximize", "none")
+
+
+def outcomes(workers: Any, count: int, limit: float = 120) -> list[Any]:
+    got: list[Any] = []
+    deadline = time.monotonic() + limit
+    while len(got) < count and time.monotonic() < deadline:
+        got += workers.done(0.5)
+    assert len(got) == count, got
+    return got
+
+
+def parent(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("PPid:")).split()[1])
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"  # killed, not yet reaped
+
+
+def test_workers_are_forked_from_one_zygote_and_nothing_is_left_after_close(tmp_path) -> None:
+    from nnc.sweep_processes import ForkedWorker
+    from nnc.sweep_workers import LocalWorkers
+
+    workers = LocalWorkers(2)
+    assert workers.zygote is not None
+    zygote = workers.zygote.process.pid
+    try:
+        assert all(isinstance(w, ForkedWorker) for w in workers.idle)
+        for number in (0, 1):
+            workers.submit(task(tmp_path, number))
+        done = outcomes(workers, 2)
+        assert {o.state for o in done} == {"complete"}
+        pids = {int(o.worker.rsplit(":", 1)[1]) for o in done}
+        assert len(pids) == 2 and {parent(pid) for pid in pids} == {zygote}
+        workers.expect_package()  # the zygote imports best/'s modules, then forks again
+        workers.submit(task(tmp_path, 2))
+        (third,) = outcomes(workers, 1)
+        assert third.state == "complete"
+        assert len(os.listdir(f"/proc/{zygote}/task")) == 1  # it forks with one thread
+    finally:
+        workers.close()
+    assert gone(zygote) and all(gone(pid) for pid in pids)
+
+
+def test_a_worker_killed_mid_trial_fails_its_trial_alone(tmp_path) -> None:
+    from nnc.sweep_workers import LocalWorkers
+
+    workers = LocalWorkers(2)
+    try:
+        workers.submit(task(tmp_path, 0, "train.epochs=1000000"))
+        workers.submit(task(tmp_path, 1))
+        (quick,) = outcomes(workers, 1)
+        assert quick.number == 1 and quick.state == "complete"
+        assert workers.zygote is not None
+        workers.zygote._read_pids()
+        os.kill(workers.busy[0].pid, signal.SIGKILL)  # type: ignore[attr-defined]
+        (killed,) = outcomes(workers, 1)
+        assert killed.state == "failed" and "killed by signal 9" in killed.message
+        workers.submit(task(tmp_path, 2))  # on the worker left, or a new one
+        assert outcomes(workers, 1)[0].state == "complete"
+    finally:
+        workers.close()
+
+
+def test_without_the_zygote_workers_are_plain_processes(tmp_path) -> None:
+    from nnc.sweep_processes import ForkedWorker, WorkerProcess
+    from nnc.sweep_workers import LocalWorkers
+
+    workers = LocalWorkers(1)
+    try:
+        assert workers.zygote is not None
+        forked = workers.idle[0]
+        workers.zygote.process.kill()  # its workers die with it
+        deadline = time.monotonic() + 10
+        while forked.alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers.submit(task(tmp_path, 0))
+        (outcome,) = outcomes(workers, 1)
+        assert outcome.state == "complete"
+        (worker,) = workers.idle
+        assert type(worker) is WorkerProcess and not isinstance(worker, ForkedWorker)
+    finally:
+        workers.close()
