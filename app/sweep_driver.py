@@ -10,7 +10,6 @@ trials are kept, interrupted ones run again. Each outcome is written as it arriv
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
 import io
@@ -18,7 +17,6 @@ import itertools
 import json
 import math
 import shutil
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,7 +35,7 @@ if TYPE_CHECKING:
     import optuna
 
     from nnc.sweep_trial import TrialOutcome, TrialTask
-    from nnc.sweep_workers import LocalWorkers, Package, Workers
+    from nnc.sweep_workers import LocalWorkers, Running, Workers
 
 SIZED_CORNERS = 256  # combinations of extreme values sized before a sweep starts
 STATES = {"complete": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL"}  # ours: Optuna's
@@ -227,7 +225,7 @@ class _Driver:
         self.in_order = plan.sweep.chosen_sampler == "tpe" or plan.sweep.pruner != "none"
         self.trial_seconds: list[float] = []
         self.staging = folder / ".best-staging"
-        self.building: tuple[int, "Package"] | None = None  # best/ begun: of which trial
+        self.building: tuple[int, "Running"] | None = None  # best/ begun: of which trial
 
     def run(self, resume: bool) -> SweepResult:
         from nnc import sweep_study
@@ -306,7 +304,7 @@ class _Driver:
             asked.append(trial)
             left -= 1
             if left == 0:
-                self.workers.expect_package()  # best/ is next
+                self.workers.expect_last_step()
 
         while left > 0 and len(asked) < self.workers.slots:
             ask()
@@ -325,9 +323,8 @@ class _Driver:
                 self._record(study, trial, outcomes.pop(trial.number))
                 if left > 0 and not early:
                     ask()
-            if left == 0 and len(asked) < self.workers.slots:  # a core is free now
-                _warm_up()  # the last step's imports, meanwhile
-                self._build_best(self._best(study))  # and best/, if the best stays best
+            if left == 0 and len(asked) < self.workers.slots:  # a core is free now: best/
+                self._build_best(self._best(study))  # meanwhile, if the best stays best
             self._status(study, len(asked), left, started)
 
     def _stop_if_asked(self, where: str) -> None:
@@ -419,26 +416,38 @@ class _Driver:
     # ----------------------------------------------------------------------- the end
 
     def _finish(self, study: "optuna.Study", rerun: int) -> SweepResult:
-        from nnc.sweep_report import write_report
+        """The last step: sweep.html, and best/ and best.yaml (begun already, perhaps),
+        each drawn or built by a worker while the driver waits."""
+        from nnc.sweep_trial import PageTask
 
         rows = self.rows(study)
         counts = {s: sum(r["state"] == s for r in rows) for s in STATES}
         best = self._best(study)
         result = SweepResult(self.folder, counts, best, rerun, ["trials.csv", "study.journal"])
+        self._build_best(best)
+        page = self.workers.start_last(PageTask(str(self.folder), self.plan.name, self.sweep,
+                                                rows, best))
+        problem = self._wait(page, "while sweep.html was being drawn")
+        if problem:
+            raise TrainingError(f"sweep.html could not be drawn: {problem}",
+                                file=str(self.folder))
         if best is None:
-            write_report(self.folder, self.plan.name, self.sweep, rows, None)
             raise TrainingError(f"no trial completed ({counts['pruned']} pruned, "
                                 f"{counts['failed']} failed): see "
                                 f"{self.folder / 'trials.csv'} for their messages")
-        self._build_best(best)
-        write_report(self.folder, self.plan.name, self.sweep, rows, best)
         self._end_best()
         result.files += ["best.yaml", "best/", "sweep.html"]
         return result
 
+    def _wait(self, running: "Running", doing: str) -> str:
+        """Wait for a task of the last step: "" or its error's line."""
+        while (problem := running.result(0.2)) is None:
+            self._stop_if_asked(doing)
+        return problem
+
     def _build_best(self, best: dict[str, Any] | None) -> None:
         """Begin best/ for ``best`` (unless it is begun already), in the staging folder: a
-        worker builds it while the last trials run, or while the driver draws sweep.html;
+        worker builds it while the last trials run, or while another draws sweep.html;
         one begun for a trial no longer the best is stopped."""
         if best is None or (self.building is not None and self.building[0] == best["number"]):
             return
@@ -447,7 +456,7 @@ class _Driver:
             self.building = None
         self.building = (best["number"], self._begin_best(best))
 
-    def _begin_best(self, best: dict[str, Any]) -> "Package":
+    def _begin_best(self, best: dict[str, Any]) -> "Running":
         """In the staging folder: best.yaml (the spec with the best trial's values,
         runnable as it is) and best/, the trial's folder made into a build's (model.onnx
         exported from its weights and checked against onnxruntime, summary.txt,
@@ -469,15 +478,13 @@ class _Driver:
         shutil.rmtree(self.staging, ignore_errors=True)
         shutil.copytree(trial_folder(self.folder, best["number"]), self.staging / "best")
         write_atomic(self.staging / "best.yaml", spec_yaml(data, header).encode())
-        return self.workers.start_package(PackageTask(str(self.staging / "best"),
-                                                      str(self.staging / "best.yaml")))
+        return self.workers.start_last(PackageTask(str(self.staging / "best"),
+                                                   str(self.staging / "best.yaml")))
 
     def _end_best(self) -> None:
         """Wait for best/, then put it and best.yaml in place together."""
         assert self.building is not None
-        package = self.building[1]
-        while (problem := package.result(0.2)) is None:
-            self._stop_if_asked("while the best trial's folder was being built")
+        problem = self._wait(self.building[1], "while the best trial's folder was being built")
         self.building = None
         if problem:
             raise TrainingError(f"the best trial's build failed: {problem}",
@@ -485,21 +492,6 @@ class _Driver:
         shutil.rmtree(self.folder / "best", ignore_errors=True)
         (self.staging / "best").rename(self.folder / "best")
         (self.staging / "best.yaml").replace(self.folder / "best.yaml")
-
-
-_WARMING: list[threading.Thread] = []
-
-
-def _warm_up() -> None:
-    """Import what the sweep's last step needs (sweep.html's drawing: about 1 s of
-    imports) on a thread, once, while the last trials run."""
-    def imports() -> None:
-        with contextlib.suppress(Exception):  # the last step imports it again anyway
-            import nnc.sweep_report  # noqa: F401
-
-    if not _WARMING:
-        _WARMING.append(threading.Thread(target=imports, name="warm-up", daemon=True))
-        _WARMING[0].start()
 
 
 def trial_folder(folder: Path, number: int) -> Path:

@@ -3,8 +3,8 @@
 A worker is started one of two ways. On Linux, a *zygote* process imports what a trial
 needs once (nnc, NumPy, the spec's models: about half a second of a core) and forks each
 worker from itself on request, so a worker starts at once, and one forked after
-:meth:`Zygote.warm` has imported what building best/ needs too (the report's drawing,
-the ONNX export, onnxruntime). Elsewhere, or if the zygote is gone, a worker is a plain
+:meth:`Zygote.warm` has imported what the sweep's last step needs too (the reports'
+drawing, the ONNX export). Elsewhere, or if the zygote is gone, a worker is a plain
 ``python -m nnc.sweep_processes`` process. Both are plain processes, not
 multiprocessing's: a script calling ``nnc.sweep`` without an ``if __name__ ==
 "__main__"`` guard is not run again in each worker.
@@ -111,7 +111,7 @@ class Zygote:
         return worker
 
     def warm(self) -> None:
-        """Have the zygote import what building best/ needs, for workers forked later."""
+        """Have the zygote import what the last step needs, for workers forked later."""
         with contextlib.suppress(OSError):
             self.control.send(b"warm")
 
@@ -160,11 +160,11 @@ def _has_fileno(stream: Any) -> bool:
 # --------------------------------------------------------------- in the processes
 
 def serve(conn: Connection) -> None:
-    """A worker: run the trials (and best/'s build) the driver sends, until it closes the
-    socket."""
+    """A worker: run the trials (and the last step's tasks: best/, sweep.html) the driver
+    sends, until it closes the socket."""
     import nnc.outputs
     import nnc.pipeline  # noqa: F401  (what a trial imports, imported while the driver
-    from nnc.sweep_trial import TrialOutcome, TrialTask, run_package, run_trial  # checks)
+    from nnc.sweep_trial import TrialOutcome, TrialTask, run_trial  # checks)
 
     while True:
         try:
@@ -173,7 +173,7 @@ def serve(conn: Connection) -> None:
             return
         outcome: TrialOutcome | str
         try:
-            outcome = run_trial(task) if isinstance(task, TrialTask) else run_package(task)
+            outcome = run_trial(task) if isinstance(task, TrialTask) else task.run()
         except Exception as e:  # a bug: the trial fails, the sweep goes on, the trace is kept
             traceback.print_exc()
             message = f"internal error: {type(e).__name__}: {brief(e)}"
@@ -187,7 +187,7 @@ def serve(conn: Connection) -> None:
 
 def _zygote(control: socket.socket) -> None:
     """The zygote: import once, then fork a worker for each socket the driver sends, kill
-    and reap one when asked, and import best/'s modules when asked."""
+    and reap one when asked, and import the last step's modules when asked."""
     import nnc.outputs
     import nnc.pipeline
     import nnc.sweep_trial  # noqa: F401
@@ -233,11 +233,11 @@ def _stop(worker: int) -> str:
 
 
 def warm_up() -> None:
-    """Import what building the best trial's folder needs: the report's drawing and the
-    ONNX export (not onnxruntime, which starts a thread: a zygote must fork with one)."""
-    with contextlib.suppress(Exception):  # building it imports them again anyway
+    """Import what the sweep's last step needs: the reports' drawing and the ONNX export
+    (not onnxruntime, which starts a thread: a zygote must fork with one)."""
+    with contextlib.suppress(Exception):  # the tasks import them again anyway
         import nnc.compiler.onnx_export
-        import nnc.html_report  # noqa: F401
+        import nnc.sweep_report  # noqa: F401
 
 
 def _die_with(parent: int) -> None:

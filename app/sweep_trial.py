@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from nnc.base.errors import NncError, brief
 from nnc.base.version import __version__
-from nnc.spec.sweep import METRICS
+from nnc.spec.sweep import METRICS, SweepSpec
 
 BLAS_THREADS = 1
 
@@ -117,23 +117,47 @@ class _Pruning:
 
 @dataclass(frozen=True)
 class PackageTask:
-    """Make the trial folder ``folder`` into a build's folder (``pipeline.package``) with
-    the spec file ``spec`` (best.yaml)."""
+    """A task of the sweep's last step: make the trial folder ``folder`` into a build's
+    folder (``pipeline.package``) with the spec file ``spec`` (best.yaml)."""
 
     folder: str
     spec: str
 
+    def run(self) -> str:
+        """Do it; returns "" or the error's line."""
+        from nnc import pipeline
 
-def run_package(task: PackageTask) -> str:
-    """Do ``task``; returns "" or the error's line."""
-    from nnc import pipeline
+        try:
+            pipeline.package(pipeline.prepare(Path(self.spec), memory="none"),
+                             Path(self.folder), threads=BLAS_THREADS)
+        except NncError as e:
+            return _message(e)
+        return ""
 
-    try:
-        pipeline.package(pipeline.prepare(Path(task.spec), memory="none"), Path(task.folder),
-                         threads=BLAS_THREADS)
-    except NncError as e:
-        return _message(e)
-    return ""
+
+@dataclass(frozen=True)
+class PageTask:
+    """A task of the sweep's last step: draw sweep.html in the sweep's ``folder`` from its
+    trials' ``rows`` (``sweep_report.write_report``)."""
+
+    folder: str
+    name: str
+    sweep: SweepSpec
+    rows: list[dict[str, Any]]
+    best: dict[str, Any] | None
+
+    def run(self) -> str:
+        """Do it; returns "" or the error's line."""
+        from nnc.sweep_report import write_report
+
+        try:
+            write_report(Path(self.folder), self.name, self.sweep, self.rows, self.best)
+        except NncError as e:
+            return _message(e)
+        return ""
+
+
+LastTask = PackageTask | PageTask  # what the sweep's last step runs besides the driver
 
 
 class WrongVersion(RuntimeError):

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import os
 import sys
+import threading
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -15,7 +16,7 @@ from nnc.base.errors import DataError, brief
 from nnc.sweep_processes import WorkerProcess, Zygote
 
 if TYPE_CHECKING:  # imported where used: the driver starts its workers before it imports
-    from nnc.sweep_trial import PackageTask, TrialOutcome, TrialTask  # the spec's modules
+    from nnc.sweep_trial import LastTask, TrialOutcome, TrialTask  # the spec's modules
 
 
 class Workers(Protocol):
@@ -30,15 +31,16 @@ class Workers(Protocol):
 
     def close(self) -> None: ...
 
-    def expect_package(self) -> None:
-        """No trial is left to ask: a :class:`PackageTask` will follow."""
+    def expect_last_step(self) -> None:
+        """No trial is left to ask: the last step's tasks (best/, sweep.html) follow."""
 
-    def start_package(self, task: PackageTask) -> "Package":
-        """Begin ``task`` (on an idle worker, or where it can run meanwhile)."""
+    def start_last(self, task: LastTask) -> "Running":
+        """Begin a task of the last step (on an idle worker, or where it can run
+        meanwhile)."""
 
 
-class Package(Protocol):
-    """A :class:`PackageTask` begun by :meth:`Workers.start_package`."""
+class Running(Protocol):
+    """A task of the last step begun by :meth:`Workers.start_last`."""
 
     def result(self, timeout: float) -> str | None:
         """Wait up to ``timeout`` seconds: "" when done, the error's line if it failed,
@@ -62,7 +64,7 @@ class LocalWorkers:
         self.idle = [self._new_worker()
                      for _ in range(count if start is None else min(start, count))]
         self.busy: dict[int, WorkerProcess] = {}  # meanwhile the driver opens the study
-        self.packing: list[WorkerProcess] = []  # building the best trial's folder
+        self.ending: list[WorkerProcess] = []  # running the last step's tasks
 
     def _new_worker(self) -> WorkerProcess:
         if self.zygote is not None and self.zygote.alive():
@@ -113,22 +115,22 @@ class LocalWorkers:
         self.slots = min(self.slots, count)
 
     def close(self) -> None:
-        for worker in [*self.idle, *self.busy.values(), *self.packing]:
+        for worker in [*self.idle, *self.busy.values(), *self.ending]:
             worker.stop()
-        self.idle, self.busy, self.packing = [], {}, []
+        self.idle, self.busy, self.ending = [], {}, []
         if self.zygote is not None:
             self.zygote.close()
 
-    def expect_package(self) -> None:
-        """No trial is left to ask: the zygote imports what best/'s build needs, for the
-        worker it will fork for it."""
+    def expect_last_step(self) -> None:
+        """No trial is left to ask: the zygote imports what the last step needs, for the
+        workers it will fork for its tasks."""
         if self.zygote is not None:
             self.zygote.warm()
 
-    def start_package(self, task: PackageTask) -> "_LocalPackage":
-        """On a worker forked from the zygote after :meth:`expect_package` (its imports
+    def start_last(self, task: LastTask) -> "_LocalRunning":
+        """On a worker forked from the zygote after :meth:`expect_last_step` (its imports
         done), else on the worker idle the longest; it runs no trial afterwards (the
-        driver begins a package once no trial is left to ask)."""
+        driver begins the last step once no trial is left to ask)."""
         worker: WorkerProcess | None = None
         if self.zygote is not None and self.zygote.alive():
             with contextlib.suppress(OSError):
@@ -138,8 +140,8 @@ class LocalWorkers:
             worker = self._idle_worker()
             self.idle.reverse()
         worker.send(task)
-        self.packing.append(worker)  # closed with the others
-        return _LocalPackage(self, worker)
+        self.ending.append(worker)  # closed with the others
+        return _LocalRunning(self, worker)
 
 
 def start_early(workers: int | None, dask: str | None) -> LocalWorkers | None:
@@ -152,7 +154,7 @@ def start_early(workers: int | None, dask: str | None) -> LocalWorkers | None:
     return None if dask else LocalWorkers(workers or cores(), start=cores())
 
 
-class _LocalPackage:
+class _LocalRunning:
     def __init__(self, workers: LocalWorkers, worker: WorkerProcess):
         self.workers, self.worker = workers, worker
 
@@ -166,15 +168,15 @@ class _LocalPackage:
     def cancel(self) -> None:
         """Kill its worker, unless it has finished (then it is idle again, and warm): what
         it began is not wanted, and it may write no more."""
-        if self.worker in self.workers.packing and self.worker.conn.poll(0):
+        if self.worker in self.workers.ending and self.worker.conn.poll(0):
             self.result(0)
             return
         self._release(idle=False)
 
     def _release(self, idle: bool) -> None:
         """Back to the idle workers, or stopped (killed, or found dead)."""
-        if self.worker in self.workers.packing:
-            self.workers.packing.remove(self.worker)
+        if self.worker in self.workers.ending:
+            self.workers.ending.remove(self.worker)
             if idle:
                 self.workers.idle.append(self.worker)
             else:
@@ -248,13 +250,20 @@ class DaskWorkers:
                          f"({type(error).__name__}: {brief(error)}); the trials that were "
                          "running run again with --resume")
 
-    def expect_package(self) -> None:
-        pass  # best/ is built in the driver, when the sweep ends
+    def expect_last_step(self) -> None:
+        """The last step runs in the driver: it imports its modules on a thread meanwhile
+        (about a second)."""
+        def imports() -> None:
+            from nnc.sweep_processes import warm_up
 
-    def start_package(self, task: PackageTask) -> "_DriverPackage":
+            warm_up()
+
+        threading.Thread(target=imports, name="warm-up", daemon=True).start()
+
+    def start_last(self, task: LastTask) -> "_InDriver":
         """Here, in the driver (the folder is on this machine, not the cluster's), when
         it is waited for."""
-        return _DriverPackage(task)
+        return _InDriver(task)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -264,14 +273,12 @@ class DaskWorkers:
         self.futures = {}
 
 
-class _DriverPackage:
-    def __init__(self, task: PackageTask):
+class _InDriver:
+    def __init__(self, task: LastTask):
         self.task = task
 
     def result(self, timeout: float) -> str | None:
-        from nnc.sweep_trial import run_package
-
-        return run_package(self.task)
+        return self.task.run()
 
     def cancel(self) -> None:
         pass  # it had not begun

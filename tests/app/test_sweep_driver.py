@@ -1,6 +1,7 @@
 """The sweep driver's last step, with scripted workers: best/ is begun on an idle worker
-while the last trials run, and begun again when a later trial turns out better; the
-parameters' importances of sweep.html."""
+while the last trials run, and begun again when a later trial turns out better, sweep.html
+is drawn meanwhile; whole grids run largest first; the parameters' importances of
+sweep.html."""
 
 from __future__ import annotations
 
@@ -33,6 +34,17 @@ class ScriptedPackage:
         self.log.append(f"cancel {self.trial}")
 
 
+class ScriptedPage:
+    def __init__(self, problem: str):
+        self.problem = problem
+
+    def result(self, timeout: float) -> str | None:
+        return self.problem
+
+    def cancel(self) -> None:
+        pass
+
+
 class ScriptedWorkers:
     """Two slots; trials end in the order they were submitted, each with the metric
     ``values[number]``; best/ is not built, only logged (begun, waited for, cancelled)."""
@@ -57,10 +69,15 @@ class ScriptedWorkers:
         return [TrialOutcome(number, "complete", self.values[number], epochs=1, seconds=0.1,
                              files={"history.csv": b"epoch\n"})]
 
-    def expect_package(self) -> None:
+    def expect_last_step(self) -> None:
         self.log.append("expect")
 
-    def start_package(self, task: Any) -> ScriptedPackage:
+    def start_last(self, task: Any) -> Any:
+        from nnc.sweep_trial import PageTask
+
+        if isinstance(task, PageTask):  # drawn here, at once
+            self.log.append("page")
+            return ScriptedPage(task.run())
         header = Path(task.spec).read_text().splitlines()[0]
         trial = int(re.search(r"best trial \((\d+)\)", header).group(1))  # type: ignore[union-attr]
         self.log.append(f"package {trial}")
@@ -86,7 +103,7 @@ def test_best_is_begun_while_the_last_trial_runs(tmp_path) -> None:
     result, log = sweep_with(tmp_path, {0: 0.5, 1: 0.6, 2: 0.9, 3: 0.7})
     # trial 2 is the best when trial 3 alone runs: its best/ begins then, and is kept
     assert log == ["trial 0", "trial 1", "trial 2", "trial 3", "expect", "package 2",
-                   "done 2", "close"]
+                   "page", "done 2", "close"]
     assert result.best["number"] == 2
     folder = tmp_path / "sweep"
     assert "best trial (2)" in (folder / "best.yaml").read_text()
@@ -97,7 +114,7 @@ def test_best_is_begun_while_the_last_trial_runs(tmp_path) -> None:
 def test_a_better_last_trial_begins_best_again(tmp_path) -> None:
     result, log = sweep_with(tmp_path, {0: 0.5, 1: 0.6, 2: 0.7, 3: 0.9})
     assert log == ["trial 0", "trial 1", "trial 2", "trial 3", "expect", "package 2",
-                   "cancel 2", "package 3", "done 3", "close"]
+                   "cancel 2", "package 3", "page", "done 3", "close"]
     assert result.best["number"] == 3
     assert "best trial (3)" in (tmp_path / "sweep" / "best.yaml").read_text()
 
