@@ -334,12 +334,9 @@ class NNClassifier(ClassifierMixin, _NNEstimator):  # type: ignore[misc]
     def predict_proba(self, X: Any) -> np.ndarray:
         """Each row's probability of each class of ``classes_``, float64 [N, classes]
         (softmax; for binary_cross_entropy the sigmoid of the logit)."""
-        scores = self._scores(X)
-        if LOSSES[self.loss_].labels == "binary":
-            p = 1.0 / (1.0 + np.exp(-scores[:, 0]))
-            return np.stack([1.0 - p, p], axis=1)
-        e = np.exp(scores - scores.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)  # type: ignore[no-any-return]
+        scores = self._scores(X)  # first: unfitted, it raises NotFittedError
+        p = LOSSES[self.loss_].probabilities(scores)
+        return np.hstack([1.0 - p, p]) if p.shape[1] == 1 else p  # class 0's too
 
     def _targets(self, y: np.ndarray, first: bool, classes: Any) -> tuple[np.ndarray, int]:
         check_classification_targets(y)

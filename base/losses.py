@@ -50,6 +50,17 @@ class Loss:
             return np.asarray(scores[:, 0] > 0, dtype=np.int64)
         return np.asarray(scores.argmax(axis=1), dtype=np.int64)
 
+    def probabilities(self, scores: Array) -> Array:
+        """What the exported model's ``probabilities`` output holds for scores [n, units]:
+        the NumPy side of ``probability`` (softmax over the units; the sigmoid of a binary
+        loss's logit, [n, 1])."""
+        if self.probability == "Sigmoid":  # 1 / (1 + e^-s), without overflowing
+            return np.asarray(np.exp(-np.logaddexp(0.0, -scores)))
+        if self.probability == "Softmax":
+            e = np.exp(scores - scores.max(axis=1, keepdims=True))
+            return np.asarray(e / e.sum(axis=1, keepdims=True))
+        raise ValueError(f"{self.name} gives no probabilities")
+
     @property
     def classification(self) -> bool:
         return self.labels != "targets"
