@@ -73,6 +73,7 @@ class Trained:
     preprocess: "Preprocess | None" = None  # of the inputs, fitted on the training split
     extra: dict[str, Any] = field(default_factory=dict)
     coding: Coding = NO_CODING  # what the inputs and outputs mean (nnc.base.coding)
+    optimizer: dict[str, np.ndarray] | None = None  # its state at the end (momentum, ...)
 
 
 def prepare(spec: SpecLike, overrides: Iterable[str] = (), *, max_memory: int | None = None,
@@ -322,13 +323,14 @@ def output_folder(out_dir: Path | None, prepared: Prepared) -> Path:
 def train(prepared: Prepared, callback: Any = None, threads: int | None = None,
           dataset: "Dataset | None" = None, out_dir: Path | None = None, resume: bool = False,
           force: bool = False, should_stop: Callable[[], int | None] | None = None,
-          init: dict[str, np.ndarray] | None = None) -> Trained:
-    """Initialize the parameters from the seed (or take ``init``'s: the scikit-learn
-    estimators' ``partial_fit`` goes on from its weights) and, when there is data (the
-    spec's, or ``dataset``), train them. With ``out_dir``, checkpoints go to
-    out_dir/checkpoints; ``resume`` continues from the newest valid one (``force``: even if
-    the spec or the data changed); ``should_stop()`` returning a signal number stops after
-    the step."""
+          init: dict[str, np.ndarray] | None = None,
+          init_optimizer: dict[str, np.ndarray] | None = None) -> Trained:
+    """Initialize the parameters from the seed (or take ``init``'s, and the optimizer's
+    state from ``init_optimizer``: the scikit-learn estimators' ``partial_fit`` goes on
+    from where the last call ended) and, when there is data (the spec's, or ``dataset``),
+    train them. With ``out_dir``, checkpoints go to out_dir/checkpoints; ``resume``
+    continues from the newest valid one (``force``: even if the spec or the data
+    changed); ``should_stop()`` returning a signal number stops after the step."""
     from nnc.interrupts import while_training
     from nnc.runtime.data import load_data
     from nnc.runtime.params import ParamStore
@@ -366,6 +368,8 @@ def train(prepared: Prepared, callback: Any = None, threads: int | None = None,
     trainer = Trainer(prepared.plan, params, dataset, spec.train, spec.loss, callback,
                       checkpoint=store.save if store is not None else None,
                       should_stop=should_stop)
+    if init_optimizer is not None:
+        trainer.optimizer.load_state_dict(init_optimizer)
     notes: list[str] = []
     if store is not None and resume:
         _resume(trainer, store, spec, force, notes)
@@ -377,7 +381,8 @@ def train(prepared: Prepared, callback: Any = None, threads: int | None = None,
     if store is not None and spec.train.checkpoint_every == 0:
         store.clear()  # only an interrupt wrote some: the run is complete now
     trained = Trained(params, dataset, result, dataset.preprocess,
-                      {"notes": notes} if notes else {}, dataset.coding)
+                      {"notes": notes} if notes else {}, dataset.coding,
+                      {k: a.copy() for k, a in trainer.optimizer.state_dict().items()})
     from nnc.insight import analyse
 
     probe = len(trainer.diagnostics.probe) if trainer.diagnostics is not None else 0

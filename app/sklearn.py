@@ -182,8 +182,10 @@ class _NNEstimator(BaseEstimator):  # type: ignore[misc]
             if not first:
                 self._as_before(dataset)
             run = _one_epoch(prepared) if partial else prepared
+            before = None if first else self.model_
             trained = pipeline.train(run, dataset=dataset,
-                                     init=None if first else self.model_.params.state_dict())
+                                     init=before.params.state_dict() if before else None,
+                                     init_optimizer=before.optimizer if before else None)
         except NncError as e:
             raise ValueError(str(e)) from e
         result = trained.result
@@ -315,9 +317,10 @@ class NNClassifier(ClassifierMixin, _NNEstimator):  # type: ignore[misc]
         return self._fit(X, y, partial=False)
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> "NNClassifier":
-        """One epoch over X, y, from the weights so far (the first call: from the seed's, and
-        ``classes`` lists every class). The optimizer's state (momentum) starts anew each
-        call; the first call's preprocessing is kept."""
+        """One epoch over X, y, from the weights and the optimizer's state (momentum, Adam's
+        moments) so far, as scikit-learn's MLPClassifier goes on (the first call: from the
+        seed's, and ``classes`` lists every class); the first call's preprocessing is
+        kept."""
         if classes is None and not hasattr(self, "model_"):
             raise ValueError("classes must be passed on the first call to partial_fit")
         return self._fit(X, y, partial=True, classes=classes)
@@ -380,8 +383,8 @@ class NNRegressor(RegressorMixin, _NNEstimator):  # type: ignore[misc]
         return self._fit(X, y, partial=False)
 
     def partial_fit(self, X: Any, y: Any) -> "NNRegressor":
-        """One epoch over X, y, from the weights so far (the optimizer's state starts anew
-        each call; the first call's standardization of inputs and targets is kept)."""
+        """One epoch over X, y, from the weights and the optimizer's state so far (the first
+        call's standardization of inputs and targets is kept)."""
         return self._fit(X, y, partial=True)
 
     def predict(self, X: Any) -> np.ndarray:

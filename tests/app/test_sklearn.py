@@ -184,6 +184,23 @@ def test_partial_fit_goes_on_from_the_weights_so_far() -> None:
         net.partial_fit(X_DIGITS[:5], Y_DIGITS[:5], classes=np.arange(11))
 
 
+@pytest.mark.parametrize("optimizer", [{"sgd": {"lr": 0.05, "momentum": 0.9}},
+                                       {"adam": {"lr": 0.001}}], ids=["momentum", "adam"])
+def test_partial_fit_goes_on_with_the_optimizers_state(optimizer) -> None:
+    """Three calls of one epoch train as one fit of three epochs (same order of minibatches):
+    momentum, Adam's moments and its step count go on from call to call."""
+    fields = {"train.shuffle": False, "train.optimizer": optimizer, "train.batch_size": 64,
+              "data.val_split": 0.0}
+    fit = NNClassifier(set={**fields, "train.epochs": 3}).fit(X_DIGITS[:600], Y_DIGITS[:600])
+    net = NNClassifier(set=fields)
+    net.partial_fit(X_DIGITS[:600], Y_DIGITS[:600], classes=np.arange(10))
+    for _ in range(2):
+        net.partial_fit(X_DIGITS[:600], Y_DIGITS[:600])
+    for name, weights in fit.model_.params.state_dict().items():
+        np.testing.assert_allclose(net.model_.params.state_dict()[name], weights, rtol=1e-6,
+                                   atol=1e-7, err_msg=name)
+
+
 def test_regressor_partial_fit_keeps_the_first_standardization() -> None:
     x, y = make_regression(300, 4, noise=0.5, random_state=1)
     net = NNRegressor(set={"train.optimizer.sgd.lr": 0.01})
