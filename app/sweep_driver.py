@@ -56,6 +56,7 @@ class Plan:
     largest_bytes: int
     params_range: tuple[int, int]
     fingerprint: str
+    costs: dict[str, float] = field(default_factory=dict)  # of the trials sized, by values
 
     @property
     def name(self) -> str:
@@ -76,16 +77,26 @@ class Plan:
 
     def cost(self, values: dict[str, Any]) -> float:
         """The training cost of the trial with ``values``, estimated from shapes alone:
-        multiply-adds per sample times epochs (0 for values that make no valid spec: that
-        trial fails at once)."""
-        from nnc import pipeline
+        multiply-adds per sample times epochs (the sweep's corners, every point of a grid
+        of at most SIZED_CORNERS, were sized by :func:`plan`; 0 for values that make no
+        valid spec: that trial fails at once)."""
         from nnc.base.errors import NncError
 
+        known = self.costs.get(_key(values))
+        if known is not None:
+            return known
         try:
-            prepared = pipeline.prepare(self.trial_spec(values), memory="none")
+            return _cost(_prepared(self, values, ("sweep", "parameters")))
         except NncError:
             return 0.0
-        return float(prepared.sizing.totals.macs * prepared.spec_file.spec.train.epochs)
+
+
+def _key(values: dict[str, Any]) -> str:
+    return json.dumps(values, sort_keys=True)
+
+
+def _cost(prepared: Any) -> float:
+    return float(prepared.sizing.totals.macs * prepared.spec_file.spec.train.epochs)
 
 
 def plan(spec: Path, overrides: tuple[str, ...] = ()) -> Plan:
@@ -114,7 +125,9 @@ def plan(spec: Path, overrides: tuple[str, ...] = ()) -> Plan:
         sizes += [size for size, _ in alone]
         heaviest[path] = max(alone, key=lambda a: a[0].memory.training)[1]
     for values in [heaviest, *sweep.corners(SIZED_CORNERS)]:
-        sizes.append(_prepared(draft, values, ("sweep", "parameters")).sizing)
+        prepared = _prepared(draft, values, ("sweep", "parameters"))
+        sizes.append(prepared.sizing)
+        draft.costs[_key(values)] = _cost(prepared)
     draft.largest_bytes = max(s.memory.training for s in sizes)
     draft.params_range = (min(s.totals.params for s in sizes), max(s.totals.params for s in sizes))
     resolved = json.dumps(spec_file.spec.model_dump(mode="json"), sort_keys=True)
@@ -203,11 +216,17 @@ def run(plan: Plan, folder: Path, workers: "Workers", resume: bool = False,
     """Run the sweep of ``plan`` into ``folder`` on ``workers`` (closed at the end)."""
     progress = progress or Progress()
     make_dir(folder)
+    closed = False
     try:
         with folder_lock(folder):
-            return _Driver(plan, folder, workers, progress, should_stop).run(resume)
+            try:
+                return _Driver(plan, folder, workers, progress, should_stop).run(resume)
+            finally:  # before the lock is released: no worker writes in the folder after
+                workers.close()
+                closed = True
     finally:
-        workers.close()
+        if not closed:  # the lock was not taken
+            workers.close()
 
 
 class _Driver:
@@ -226,6 +245,7 @@ class _Driver:
         self.trial_seconds: list[float] = []
         self.staging = folder / ".best-staging"
         self.building: tuple[int, "Running"] | None = None  # best/ begun: of which trial
+        self.page: "Running | None" = None  # sweep.html begun
 
     def run(self, resume: bool) -> SweepResult:
         from nnc import sweep_study
@@ -245,9 +265,10 @@ class _Driver:
         try:
             self._loop(study)
             return self._finish(study, rerun)
-        finally:  # stopped, or failed: a best/ begun is not wanted
-            if self.building is not None:
-                self.building[1].cancel()
+        finally:  # stopped, or failed: what the last step began is not wanted
+            for running in (self.building[1] if self.building else None, self.page):
+                if running is not None:
+                    running.cancel()
             shutil.rmtree(self.staging, ignore_errors=True)
 
     def _check_same_sweep(self, study: "optuna.Study") -> None:
@@ -288,10 +309,12 @@ class _Driver:
     # --------------------------------------------------------------------- the loop
 
     def _loop(self, study: "optuna.Study") -> None:
-        """Keep the workers busy until every trial is told. A new trial is asked right
-        after one is told (and, with TPE or a pruner, trials are told in the order they
-        were asked), so what the sampler and the pruner know when trial k is asked is the
-        trials before k - workers + 1: the same however long each trial takes."""
+        """Keep the workers busy until every trial is told. With TPE or a pruner, a new
+        trial is asked right after one is told, and trials are told in the order they were
+        asked, so what the sampler and the pruner know when trial k is asked is the trials
+        before k - workers + 1: the same however long each trial takes. Otherwise (grid,
+        random: what was told changes nothing) it is asked before the outcome is
+        recorded, so that the worker does not wait for the records."""
         left = self.plan.trials - len(_counted(study))
         asked: list[Any] = []  # in order of asking: optuna Trials not yet told
         outcomes: dict[int, "TrialOutcome"] = {}
@@ -323,8 +346,9 @@ class _Driver:
                 self._record(study, trial, outcomes.pop(trial.number))
                 if left > 0 and not early:
                     ask()
-            if left == 0 and len(asked) < self.workers.slots:  # a core is free now: best/
-                self._build_best(self._best(study))  # meanwhile, if the best stays best
+            if left == 0 and len(asked) < self.workers.slots and self.workers.ends_meanwhile:
+                self._build_best(self._best(study))  # a core is free: best/ meanwhile, if
+                # the best stays best
             self._status(study, len(asked), left, started)
 
     def _stop_if_asked(self, where: str) -> None:
@@ -425,9 +449,10 @@ class _Driver:
         best = self._best(study)
         result = SweepResult(self.folder, counts, best, rerun, ["trials.csv", "study.journal"])
         self._build_best(best)
-        page = self.workers.start_last(PageTask(str(self.folder), self.plan.name, self.sweep,
-                                                rows, best))
-        problem = self._wait(page, "while sweep.html was being drawn")
+        self.page = self.workers.start_last(PageTask(str(self.folder), self.plan.name,
+                                                     self.sweep, rows, best))
+        problem = self._wait(self.page, "while sweep.html was being drawn")
+        self.page = None
         if problem:
             raise TrainingError(f"sweep.html could not be drawn: {problem}",
                                 file=str(self.folder))

@@ -22,8 +22,10 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import traceback
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from nnc.base.errors import brief
@@ -77,18 +79,23 @@ class ForkedWorker(WorkerProcess):
 
     def __init__(self, zygote: "Zygote", conn: Connection):
         self.zygote, self.conn = zygote, conn
-        self.pid: int | None = None  # read from the zygote when first needed
+        self.pid: int | None = None  # read from the zygote's replies
 
     def stop(self) -> int | None:
-        code = self.zygote.stop(self)
+        try:
+            code = self.zygote.stop(self)
+        except OSError:  # the zygote is gone: its death signal may not have reached the
+            code = None  # worker yet, and it must write no more once stopped
+            self.zygote.end(self.pid)
         self._close()
         return code
 
 
 class Zygote:
-    """The process the workers are forked from (see the module docstring). Requests go
-    over a socket in order; ``fork`` does not wait for the zygote (which may still be
-    importing): its reply, the worker's pid, is read when a later request needs it."""
+    """The process the workers are forked from (see the module docstring). Each request
+    over its socket gets one reply, in order. ``fork`` does not wait for the zygote (it
+    may still be importing): the replies waiting are read before each request, so the
+    zygote never waits on the driver with a reply, and a stop reads them all."""
 
     def __init__(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -101,7 +108,9 @@ class Zygote:
         return self.process.poll() is None
 
     def fork(self) -> ForkedWorker:
-        """A new worker, forked as soon as the zygote is ready (OSError: it is gone)."""
+        """A new worker, forked as soon as the zygote is ready (OSError: it is gone).
+        If the fork fails, the worker's socket ends: it is a worker that died."""
+        self._read_replies(wait=False)
         ours, theirs = socket.socketpair()
         with ours, theirs:
             socket.send_fds(self.control, [b"fork"], [theirs.fileno()])
@@ -113,22 +122,56 @@ class Zygote:
     def warm(self) -> None:
         """Have the zygote import what the last step needs, for workers forked later."""
         with contextlib.suppress(OSError):
+            self._read_replies(wait=False)
             self.control.send(b"warm")
 
     def stop(self, worker: ForkedWorker) -> int | None:
-        """Kill ``worker`` (if it runs) and return its exit code (None: not known)."""
-        try:
-            self._read_pids()
-            if worker.pid is None:
-                return None
-            self.control.send(f"stop {worker.pid}".encode())
-            return int(self.control.recv(64))
-        except (OSError, ValueError):  # the zygote is gone: so are its workers
+        """Kill ``worker`` (if it runs) and return its exit code (None: its fork failed,
+        or it was stopped before). OSError: the zygote is gone."""
+        self._read_replies(wait=True)
+        if worker.pid is None:
             return None
+        self.control.send(f"stop {worker.pid}".encode())
+        kind, pid, code = self._reply().split()
+        if kind != "stopped" or int(pid) != worker.pid:
+            raise OSError(f"the zygote answered {kind} {pid} to stop {worker.pid}")
+        return None if code == "-" else int(code)
 
-    def _read_pids(self) -> None:
+    def _read_replies(self, wait: bool) -> None:
+        """Read the fork replies due (``wait``: all of them, else those already sent)."""
         while self.unread:
-            self.unread.pop(0).pid = int(self.control.recv(64))
+            try:
+                reply = self._reply(0 if wait else socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return
+            kind, _, pid = reply.partition(" ")
+            if kind != "forked":
+                raise OSError(f"the zygote answered {reply!r} to a fork")
+            self.unread.pop(0).pid = None if pid == "-" else int(pid)
+
+    def _reply(self, flags: int = 0) -> str:
+        reply = self.control.recv(64, flags)
+        if not reply:
+            raise OSError("the zygote is gone")
+        return reply.decode()
+
+    def end(self, pid: int | None) -> None:
+        """The zygote is gone: kill its worker ``pid`` if it is still that worker (the same
+        command line as the zygote's: the pid of a worker already reaped may be another
+        process's now), and wait until it has ended."""
+        if pid is None:
+            return
+        ours = " ".join(self.process.args if isinstance(self.process.args, list) else [])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").strip() \
+                        != ours.encode():
+                    return
+                os.kill(pid, signal.SIGKILL)
+            except (OSError, ValueError):
+                return
+            time.sleep(0.01)
 
     def close(self) -> None:
         """End the zygote (its workers die with it)."""
@@ -162,9 +205,8 @@ def _has_fileno(stream: Any) -> bool:
 def serve(conn: Connection) -> None:
     """A worker: run the trials (and the last step's tasks: best/, sweep.html) the driver
     sends, until it closes the socket."""
-    import nnc.outputs
-    import nnc.pipeline  # noqa: F401  (what a trial imports, imported while the driver
-    from nnc.sweep_trial import TrialOutcome, TrialTask, run_trial  # checks)
+    _import_trial_modules()
+    from nnc.sweep_trial import TrialOutcome, TrialTask, run_trial
 
     while True:
         try:
@@ -187,11 +229,10 @@ def serve(conn: Connection) -> None:
 
 def _zygote(control: socket.socket) -> None:
     """The zygote: import once, then fork a worker for each socket the driver sends, kill
-    and reap one when asked, and import the last step's modules when asked."""
-    import nnc.outputs
-    import nnc.pipeline
-    import nnc.sweep_trial  # noqa: F401
-
+    and reap one of them when asked, and import the last step's modules when asked. It
+    answers each request but "warm" (see :class:`Zygote`)."""
+    _import_trial_modules()
+    children: set[int] = set()
     while True:
         try:
             message, fds, _, _ = socket.recv_fds(control, 64, 1)
@@ -202,7 +243,12 @@ def _zygote(control: socket.socket) -> None:
         command, _, argument = message.decode().partition(" ")
         if command == "fork" and fds:
             zygote = os.getpid()
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError:  # out of processes or memory: that worker ends at once
+                os.close(fds[0])
+                control.send(b"forked -")
+                continue
             if pid == 0:  # the worker
                 control.close()
                 code = 0
@@ -213,23 +259,32 @@ def _zygote(control: socket.socket) -> None:
                     code = 1
                 os._exit(code)  # not the zygote's clean-up: it is the zygote's to do
             os.close(fds[0])
-            control.send(str(pid).encode())
+            children.add(pid)
+            control.send(f"forked {pid}".encode())
         elif command == "stop":
-            control.send(_stop(int(argument)).encode())
+            pid = int(argument)
+            ended = _stop(pid) if pid in children else "-"  # only its own, once
+            children.discard(pid)
+            control.send(f"stopped {pid} {ended}".encode())
         elif command == "warm":
             warm_up()
 
 
 def _stop(worker: int) -> str:
-    """Kill and reap a worker of the zygote; its exit code (as Popen gives it), or "" if
-    it is not one (a zombie keeps its pid until reaped: it is no other process's)."""
-    try:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(worker, signal.SIGKILL)
-        _, status = os.waitpid(worker, 0)
-    except ChildProcessError:
-        return ""
+    """Kill and reap a worker of the zygote (not yet reaped: a zombie keeps its pid, so it
+    is no other process's); its exit code as Popen gives it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(worker, signal.SIGKILL)
+    _, status = os.waitpid(worker, 0)
     return str(os.waitstatus_to_exitcode(status))
+
+
+def _import_trial_modules() -> None:
+    """What every trial needs (a zygote imports it once; a plain worker while the driver
+    checks the sweep)."""
+    import nnc.outputs
+    import nnc.pipeline
+    import nnc.sweep_trial  # noqa: F401
 
 
 def warm_up() -> None:

@@ -164,11 +164,12 @@ def best_curves(ranked: list[dict[str, Any]], sweep: SweepSpec,
 
 def importances(rows: list[dict[str, Any]], sweep: SweepSpec) -> dict[str, float] | None:
     """Each parameter's main effect on the metric over the complete trials, as shares
-    summing to 1, largest first: the share of the metric's variance that the parameter's
-    value alone explains (the correlation ratio, eta squared; a range's values grouped by
-    rank into at most MAX_BINS bins). On a full grid these are the main effects of an
-    analysis of variance. None with fewer than IMPORTANCE_TRIALS trials, one parameter, or
-    a metric that does not vary.
+    summing to 1, largest first. An analysis of variance of the metric on every parameter
+    at once (their values as groups; numbers of more than MAX_BINS values grouped by rank
+    into bins): a parameter's effect is what its groups explain beyond the others (type
+    II sums of squares), less what chance gives as many groups (their count - 1 times the
+    mean square left unexplained; at least 0, as omega squared is). None with fewer than
+    IMPORTANCE_TRIALS trials, one parameter, or no effect.
 
     Not Optuna's estimators: importing ``optuna.importance`` imports scikit-learn's random
     forests, about 2 s of a short sweep's last step, for these few numbers."""
@@ -179,22 +180,39 @@ def importances(rows: list[dict[str, Any]], sweep: SweepSpec) -> dict[str, float
     spread = float(((y - y.mean()) ** 2).sum())
     if not spread > 0:
         return None
-    effects = {}
+    columns = {}  # each parameter's groups as indicator columns, one dropped (the base)
     for path, parameter in sweep.parameters.items():
         groups = _groups([r[path] for r in complete], isinstance(parameter, Span))
-        effects[path] = sum(len(g) * (y[g].mean() - y.mean()) ** 2 for g in groups) / spread
-    total = sum(effects.values())
-    if not total > 0:
+        columns[path] = np.stack([np.isin(np.arange(len(y)), g) for g in groups[1:]], axis=1) \
+            if len(groups) > 1 else np.zeros((len(y), 0))
+
+    def unexplained(paths: list[str]) -> tuple[float, int]:
+        design = np.hstack([np.ones((len(y), 1)), *(columns[p] for p in paths)],
+                           dtype=np.float64)
+        fit, _, rank, _ = np.linalg.lstsq(design, y, rcond=None)
+        return float(((y - design @ fit) ** 2).sum()), int(rank)
+
+    left, rank = unexplained(list(columns))
+    chance = left / (len(y) - rank) if len(y) > rank else 0.0
+    effects = {}
+    for path in columns:
+        without, _ = unexplained([p for p in columns if p != path])
+        effects[path] = max(without - left - columns[path].shape[1] * chance, 0.0)
+    explained = sum(effects.values())
+    if not explained > 1e-12 * spread:  # nothing but rounding
         return None
-    return {p: float(e / total) for p, e in sorted(effects.items(), key=lambda pe: -pe[1])}
+    return {p: float(e / explained) for p, e in sorted(effects.items(), key=lambda pe: -pe[1])}
 
 
-def _groups(values: list[Any], numeric: bool) -> list[np.ndarray]:
-    """The trials' indices grouped by value (a range's, by rank into bins when its values
-    are many)."""
-    keys = [_label(v) if not numeric else v for v in values]
+def _groups(values: list[Any], span: bool) -> list[np.ndarray]:
+    """The trials' indices grouped by value; numbers (a range's, or listed ones) of more
+    than MAX_BINS values by rank into bins."""
+    keys = [json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v
+            for v in values]
     distinct = {k: [i for i, key in enumerate(keys) if key == k] for k in dict.fromkeys(keys)}
-    if not numeric or len(distinct) <= MAX_BINS:
+    numbers = span or all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                          for v in values)
+    if not numbers or len(distinct) <= MAX_BINS:
         return [np.array(g) for g in distinct.values()]
     bins = min(MAX_BINS, max(2, round(math.sqrt(len(values)))))
     return list(np.array_split(np.argsort(np.asarray(values, dtype=np.float64),
@@ -211,8 +229,8 @@ def importance_bars(shares: dict[str, float] | None) -> Figure | None:
     spaced(fig, left=0.3, bottom=0.25)
     return render(fig, "importances", "Parameter importances",
                   "How much of the metric's spread over the complete trials each parameter "
-                  "explains alone (its main effect: the correlation ratio, a range's values "
-                  "grouped in bins), as shares; with few trials it is rough.")
+                  "explains alone (its main effect, less what chance would give as many "
+                  "groups of trials), as shares; with few trials it is rough.")
 
 
 def region_thumbnails(folder: Path, ranked: list[dict[str, Any]], sweep: SweepSpec,

@@ -28,6 +28,7 @@ STUDY = "nnc-sweep"
 MEDIAN_STARTUP = 4  # trials the median pruner lets finish before it compares with them
 MEDIAN_WARMUP = 2  # epochs of each trial it never prunes
 SCALARS = (str, int, float, bool, type(None))  # what Optuna stores as a choice as it is
+GRID_ORDER = "grid_order"  # the study's attribute keeping the order of a grid's points
 ORDERED_GRID = 128  # grids of at most this many points are tried largest first (each sized)
 
 
@@ -76,9 +77,14 @@ class _GridSampler(optuna.samplers.GridSampler):
     costs keep the order the seed shuffled."""
 
     def __init__(self, space: dict[str, list[Any]], seed: int,
-                 cost: Callable[[dict[str, Any]], float] | None = None):
+                 cost: Callable[[dict[str, Any]], float] | None = None,
+                 order: list[list[Any]] | None = None):
         super().__init__(space, seed=seed)
-        if cost is not None:  # GridSampler keeps its shuffled points in _all_grids
+        # GridSampler keeps its shuffled points in _all_grids
+        if order is not None and sorted(map(repr, map(tuple, order))) == sorted(
+                map(repr, self._all_grids)):  # a study's own order, stored (resumed)
+            self._all_grids = [tuple(point) for point in order]
+        elif cost is not None:
             self._all_grids = sorted(self._all_grids, key=lambda point: -cost(
                 dict(zip(self._param_names, point))))
 
@@ -87,19 +93,19 @@ class _GridSampler(optuna.samplers.GridSampler):
 
 
 def sampler(sweep: SweepSpec, resumed_at: int = 0,
-            cost: Callable[[dict[str, Any]], float] | None = None
-            ) -> optuna.samplers.BaseSampler:
+            cost: Callable[[dict[str, Any]], float] | None = None,
+            order: list[list[Any]] | None = None) -> optuna.samplers.BaseSampler:
     """The sweep's sampler. A resumed study's (``resumed_at`` trials in) draws from a stream
     of its own: a random or TPE sampler seeded as at the start would propose the first
-    trials' values again. A grid's order depends on the seed alone (and on ``cost``, a
-    trial's estimated cost from its spec values, when the sweep runs the whole grid of at
-    most ORDERED_GRID points), and stays."""
+    trials' values again. A grid's order is ``order`` (a resumed study's, as stored), else
+    the seed's, largest first by ``cost`` (a trial's estimated cost from its spec values)
+    when the sweep runs the whole grid of at most ORDERED_GRID points."""
     kind = sweep.chosen_sampler
     if kind == "grid":
         space = {path: cast_choices(d) for path, d in distributions(sweep).items()}
         # ordered only when every point runs: a part of the grid is the seed's choice
         ordered = sweep.trial_count == sweep.grid_size <= ORDERED_GRID
-        return _GridSampler(space, seed=sweep.seed, cost=(
+        return _GridSampler(space, seed=sweep.seed, order=order, cost=(
             lambda params: cost(spec_values(sweep, params))) if ordered and cost else None)
     seed = sweep.seed if not resumed_at else \
         int(np.random.SeedSequence([sweep.seed, resumed_at]).generate_state(1)[0])
@@ -190,12 +196,21 @@ def open_study(folder: Path, sweep: SweepSpec, create: bool,
     storage = JournalStorage(_Journal(path))
     direction = sweep.chosen_goal
     if create:
-        return optuna.create_study(storage=storage, study_name=STUDY, direction=direction,
-                                   sampler=sampler(sweep, cost=cost),
-                                   pruner=pruner(sweep.pruner))
-    study = optuna.load_study(storage=storage, study_name=STUDY, pruner=pruner(sweep.pruner),
-                              sampler=optuna.samplers.RandomSampler())  # replaced below
-    study.sampler = sampler(sweep, resumed_at=len(study.trials), cost=cost)
+        study = optuna.create_study(storage=storage, study_name=STUDY, direction=direction,
+                                    sampler=sampler(sweep, cost=cost),
+                                    pruner=pruner(sweep.pruner))
+    else:
+        study = optuna.load_study(storage=storage, study_name=STUDY,
+                                  pruner=pruner(sweep.pruner),
+                                  sampler=optuna.samplers.RandomSampler())  # replaced below
+        # a grid goes on in the order it began with (one begun before the order was
+        # stored: in its seed's)
+        study.sampler = sampler(sweep, resumed_at=len(study.trials),
+                                cost=None if study.trials else cost,
+                                order=study.user_attrs.get(GRID_ORDER))
+    if isinstance(study.sampler, _GridSampler) and GRID_ORDER not in study.user_attrs \
+            and not study.trials:
+        study.set_user_attr(GRID_ORDER, [list(point) for point in study.sampler._all_grids])
     return study
 
 

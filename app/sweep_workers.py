@@ -24,6 +24,8 @@ class Workers(Protocol):
     seconds for one)."""
 
     slots: int
+    ends_meanwhile: bool  # the last step's tasks run while the driver goes on (else in the
+    # driver, when it waits for them)
 
     def submit(self, task: TrialTask) -> None: ...
 
@@ -56,6 +58,8 @@ class LocalWorkers:
     """``count`` worker processes (see :mod:`nnc.sweep_processes`: forked from a zygote on
     Linux), each running one trial at a time; a worker that dies (killed, out of memory)
     fails its trial and is replaced, and closing kills them all."""
+
+    ends_meanwhile = True
 
     def __init__(self, count: int, start: int | None = None):
         self.slots = count
@@ -99,10 +103,10 @@ class LocalWorkers:
             outcome = worker.receive()
             if outcome is None:  # the process died with its trial
                 code = worker.stop()
-                died = f"killed by signal {-code}" if code is not None and code < 0 else \
-                    f"exit code {code}"
+                died = "" if code is None else f"killed by signal {-code}; " if code < 0 \
+                    else f"exit code {code}; "
                 outcome = TrialOutcome(number, "failed", message=f"the worker process died "
-                                       f"({died}; out of memory?)")
+                                       f"({died}out of memory?)")
             else:
                 self.idle.append(worker)
             out.append(outcome)
@@ -115,9 +119,13 @@ class LocalWorkers:
         self.slots = min(self.slots, count)
 
     def close(self) -> None:
-        for worker in [*self.idle, *self.busy.values(), *self.ending]:
-            worker.stop()
-        self.idle, self.busy, self.ending = [], {}, []
+        """Stop every worker, then the zygote (each is taken off its list before it is
+        stopped: a close interrupted and called again stops none twice)."""
+        while self.busy:
+            self.busy.popitem()[1].stop()
+        for workers in (self.idle, self.ending):
+            while workers:
+                workers.pop().stop()
         if self.zygote is not None:
             self.zygote.close()
 
@@ -129,8 +137,7 @@ class LocalWorkers:
 
     def start_last(self, task: LastTask) -> "_LocalRunning":
         """On a worker forked from the zygote after :meth:`expect_last_step` (its imports
-        done), else on the worker idle the longest; it runs no trial afterwards (the
-        driver begins the last step once no trial is left to ask)."""
+        done), else on the worker idle the longest (no trial is left to ask by then)."""
         worker: WorkerProcess | None = None
         if self.zygote is not None and self.zygote.alive():
             with contextlib.suppress(OSError):
@@ -260,6 +267,8 @@ class DaskWorkers:
 
         threading.Thread(target=imports, name="warm-up", daemon=True).start()
 
+    ends_meanwhile = False
+
     def start_last(self, task: LastTask) -> "_InDriver":
         """Here, in the driver (the folder is on this machine, not the cluster's), when
         it is waited for."""
@@ -278,7 +287,7 @@ class _InDriver:
         self.task = task
 
     def result(self, timeout: float) -> str | None:
-        return self.task.run()
+        return self.task.run()  # now, however long it takes
 
     def cancel(self) -> None:
         pass  # it had not begun

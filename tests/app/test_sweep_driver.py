@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from helpers import SPIRAL_SWEEP
@@ -50,6 +51,7 @@ class ScriptedWorkers:
     ``values[number]``; best/ is not built, only logged (begun, waited for, cancelled)."""
 
     slots = 2
+    ends_meanwhile = True
 
     def __init__(self, values: dict[int, float]):
         self.values = values
@@ -192,3 +194,36 @@ def test_a_range_is_grouped_in_bins_and_few_or_flat_trials_give_none() -> None:
     assert importances(rows[:3], ranges) is None  # fewer than 4 complete trials
     flat = [{**r, "val_accuracy": 0.5} for r in rows]
     assert importances(flat, ranges) is None
+
+
+def test_a_parameter_of_many_values_gets_no_importance_by_chance() -> None:
+    """Twenty values of a parameter that does nothing split 20 trials into small groups
+    whose means differ by chance alone; the adjustment leaves it little."""
+    rng = np.random.default_rng(0)
+    rows = [{"noise": int(k), "lr": lr, "val_accuracy": 0.5 + 0.3 * (lr == 0.1)
+             + rng.normal(0, 0.01)} for k, lr in zip(rng.permutation(20), [0.1, 0.01] * 10)]
+    shares = importances(rows, {"noise": {"values": list(range(20))},
+                                "lr": {"values": [0.1, 0.01]}})
+    assert shares["lr"] > 0.95
+
+
+def test_values_are_grouped_as_they_are_not_as_printed() -> None:
+    rows = [{"units": u, "b": b, "val_accuracy": float(u == 1001)}
+            for u in (1000, 1001) for b in (0, 1)]
+    shares = importances(rows, {"units": {"values": [1000, 1001]}, "b": {"values": [0, 1]}})
+    assert shares == pytest.approx({"units": 1.0, "b": 0.0})
+
+
+def test_the_grid_order_is_kept_by_the_study_and_resumed_as_it_is(tmp_path) -> None:
+    from nnc import sweep_study
+    from nnc.spec.sweep import SweepSpec
+
+    sweep = SweepSpec.model_validate({"metric": "val_accuracy",
+                                      "parameters": {"u": {"values": [1, 2, 3, 4]}}})
+    first = sweep_study.open_study(tmp_path, sweep, create=True, cost=lambda v: v["u"])
+    trial = first.ask(sweep_study.distributions(sweep))
+    assert trial.params == {"u": 4}  # largest first
+    # resumed with another estimate of the costs (another nnc): the stored order stays
+    again = sweep_study.open_study(tmp_path, sweep, create=False, cost=lambda v: -v["u"])
+    assert again.sampler._all_grids == first.sampler._all_grids  # type: ignore[attr-defined]
+    assert [p[0] for p in again.sampler._all_grids] == [4, 3, 2, 1]  # type: ignore[attr-defined]

@@ -85,7 +85,7 @@ def test_a_worker_killed_mid_trial_fails_its_trial_alone(tmp_path) -> None:
         (quick,) = outcomes(workers, 1)
         assert quick.number == 1 and quick.state == "complete"
         assert workers.zygote is not None
-        workers.zygote._read_pids()
+        workers.zygote._read_replies(wait=True)
         os.kill(workers.busy[0].pid, signal.SIGKILL)  # type: ignore[attr-defined]
         (killed,) = outcomes(workers, 1)
         assert killed.state == "failed" and "killed by signal 9" in killed.message
@@ -114,3 +114,39 @@ def test_without_the_zygote_workers_are_plain_processes(tmp_path) -> None:
         assert type(worker) is WorkerProcess and not isinstance(worker, ForkedWorker)
     finally:
         workers.close()
+
+
+def test_many_forks_without_a_stop_do_not_deadlock(monkeypatch) -> None:
+    """The zygote answers each fork with a pid; were they not read as they come, its
+    replies would fill the socket (278 at the default buffer size, a handful at the
+    smallest set here) and the zygote and the driver would wait on each other."""
+    import socket
+    import threading
+
+    from nnc import sweep_processes
+
+    pair = socket.socketpair
+
+    def small(*args: Any, **kwargs: Any) -> Any:
+        ends = pair(*args, **kwargs)
+        for end in ends:
+            end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1)  # the smallest it takes
+        return ends
+
+    monkeypatch.setattr(sweep_processes.socket, "socketpair", small)
+    zygote = sweep_processes.Zygote()
+    monkeypatch.setattr(sweep_processes.socket, "socketpair", pair)
+    workers: list[Any] = []
+    forking = threading.Thread(target=lambda: workers.extend(zygote.fork() for _ in range(40)))
+    try:
+        forking.start()
+        forking.join(30)
+        assert not forking.is_alive(), f"stuck after {len(workers)} forks"
+        pids = []
+        for worker in workers:
+            worker.stop()
+            pids.append(worker.pid)
+        assert len(set(pids)) == 40 and None not in pids
+    finally:
+        zygote.close()  # (unblocks a stuck fork)
+        forking.join(10)
