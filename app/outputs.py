@@ -65,6 +65,11 @@ def graph_dict(prepared: "Prepared") -> dict[str, Any]:
 
 def versions() -> dict[str, str]:
     """The versions of what computed a run (read from the installed packages' metadata)."""
+    return dict(_versions())
+
+
+@functools.cache
+def _versions() -> dict[str, str]:  # once per process: a sweep's worker reports many runs
     import platform
     from importlib import metadata
 

@@ -183,7 +183,7 @@ def run_trial(task: TrialTask) -> TrialOutcome:
 
 def _run(task: TrialTask) -> TrialOutcome:
     from nnc import pipeline
-    from nnc.outputs import report_dict, write_training_outputs
+    from nnc.outputs import write_training_outputs
     from nnc.spec import load_spec_text
 
     try:
@@ -204,13 +204,14 @@ def _run(task: TrialTask) -> TrialOutcome:
         return TrialOutcome(task.number, "failed", reports=watch.reports, epochs=watch.epochs,
                             seconds=time.perf_counter() - started, message=_message(e),
                             system_attrs=_attrs(watch))
-    report = report_dict(prepared, trained)
-    value, problem = final_metric(report, task.metric)
-    result = trained.result
+    cpu = time.process_time() - cpu
+    result = trained.result  # with trained.extra, the report's sections of the metrics
+    value, problem = final_metric({"train": result.to_dict() if result else None,
+                                   **trained.extra}, task.metric)
     outcome = TrialOutcome(task.number, "complete" if problem is None else "failed", value,
                            watch.reports, result.epochs_run if result else 0,
                            result.seconds if result else 0.0, message=problem or "",
-                           system_attrs=_attrs(watch), cpu=time.process_time() - cpu)
+                           system_attrs=_attrs(watch), cpu=cpu)
     with tempfile.TemporaryDirectory(prefix="nnc-trial-") as folder:
         write_training_outputs(Path(folder), prepared, trained)
         outcome.files = {p.name: p.read_bytes() for p in sorted(Path(folder).iterdir())
