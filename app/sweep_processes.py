@@ -18,17 +18,19 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import select
 import signal
 import socket
 import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from nnc.base.errors import brief
+from nnc.base.errors import DataError, brief
 
 PR_SET_PDEATHSIG = 1
 # a zygote forks: its NumPy must not have started BLAS threads (trials use one anyway)
@@ -93,67 +95,97 @@ class ForkedWorker(WorkerProcess):
 
 class Zygote:
     """The process the workers are forked from (see the module docstring). Each request
-    over its socket gets one reply, in order. ``fork`` does not wait for the zygote (it
-    may still be importing): the replies waiting are read before each request, so the
-    zygote never waits on the driver with a reply, and a stop reads them all."""
+    over its socket but "warm" gets one reply, in order. ``fork`` does not wait for the
+    zygote (it may still be importing): the replies waiting are read before each request,
+    so the zygote never waits on the driver with a reply, and a stop reads them all. A
+    reply that is not the one due, none within REPLY_SECONDS, or a request interrupted
+    between its send and its reply, and the zygote is abandoned: it counts as gone."""
+
+    REPLY_SECONDS = 60.0
 
     def __init__(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         with theirs:
             self.process = _start("zygote", theirs.fileno(), ONE_THREAD)
         self.control = ours
+        self.control.settimeout(self.REPLY_SECONDS)
         self.unread: list[ForkedWorker] = []  # forked, their pid not read yet
+        self.abandoned = False
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        return not self.abandoned and self.process.poll() is None
 
     def fork(self) -> ForkedWorker:
-        """A new worker, forked as soon as the zygote is ready (OSError: it is gone).
-        If the fork fails, the worker's socket ends: it is a worker that died."""
-        self._read_replies(wait=False)
-        ours, theirs = socket.socketpair()
-        with ours, theirs:
-            socket.send_fds(self.control, [b"fork"], [theirs.fileno()])
-            conn = Connection(ours.detach())
-        worker = ForkedWorker(self, conn)
-        self.unread.append(worker)
+        """A new worker, forked as soon as the zygote is ready (OSError: it is gone). If
+        the fork fails, the worker's socket ends and its pid is None: a worker that died
+        before it began."""
+        with self._exchange():
+            self._read_replies(wait=False)
+            ours, theirs = socket.socketpair()
+            with ours, theirs:
+                worker = ForkedWorker(self, Connection(ours.detach()))
+                self.unread.append(worker)  # before the send: its reply is due after it
+                socket.send_fds(self.control, [b"fork"], [theirs.fileno()])
         return worker
 
     def warm(self) -> None:
         """Have the zygote import what the last step needs, for workers forked later."""
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError), self._exchange():
             self._read_replies(wait=False)
             self.control.send(b"warm")
+
+    def pid(self, worker: ForkedWorker) -> int | None:
+        """``worker``'s pid, once the zygote has forked it (None: the fork failed).
+        OSError: the zygote is gone."""
+        with self._exchange():
+            while worker in self.unread:
+                self._read_replies(wait=True)
+        return worker.pid
 
     def stop(self, worker: ForkedWorker) -> int | None:
         """Kill ``worker`` (if it runs) and return its exit code (None: its fork failed,
         or it was stopped before). OSError: the zygote is gone."""
-        self._read_replies(wait=True)
-        if worker.pid is None:
-            return None
-        self.control.send(f"stop {worker.pid}".encode())
-        kind, pid, code = self._reply().split()
-        if kind != "stopped" or int(pid) != worker.pid:
-            raise OSError(f"the zygote answered {kind} {pid} to stop {worker.pid}")
-        return None if code == "-" else int(code)
+        with self._exchange():
+            self._read_replies(wait=True)
+            if worker.pid is None:
+                return None
+            self.control.send(f"stop {worker.pid}".encode())
+            pid, code = self._reply("stopped", 2)
+            if int(pid) != worker.pid:
+                raise OSError(f"the zygote stopped {pid}, not {worker.pid}")
+            return None if code == "-" else int(code)
+
+    @contextlib.contextmanager
+    def _exchange(self) -> Iterator[None]:
+        """A request and its reply: anything that breaks them off abandons the zygote."""
+        if self.abandoned:
+            raise OSError("the zygote was abandoned")
+        try:
+            yield
+        except BaseException:
+            self.abandoned = True
+            with contextlib.suppress(OSError):
+                self.control.close()
+            raise
 
     def _read_replies(self, wait: bool) -> None:
         """Read the fork replies due (``wait``: all of them, else those already sent)."""
         while self.unread:
-            try:
-                reply = self._reply(0 if wait else socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                return
-            kind, _, pid = reply.partition(" ")
-            if kind != "forked":
-                raise OSError(f"the zygote answered {reply!r} to a fork")
+            if not wait and not select.select([self.control], [], [], 0)[0]:
+                return  # (not MSG_DONTWAIT: a socket with a timeout waits for it first)
+            (pid,) = self._reply("forked", 1)
             self.unread.pop(0).pid = None if pid == "-" else int(pid)
 
-    def _reply(self, flags: int = 0) -> str:
-        reply = self.control.recv(64, flags)
+    def _reply(self, kind: str, fields: int) -> list[str]:
+        """The next reply, which must be ``kind`` and ``fields`` words (OSError if not)."""
+        reply = self.control.recv(64)
         if not reply:
             raise OSError("the zygote is gone")
-        return reply.decode()
+        words = reply.decode(errors="replace").split()
+        if len(words) != fields + 1 or words[0] != kind or not all(
+                w == "-" or w.lstrip("-").isdigit() for w in words[1:]):
+            raise OSError(f"the zygote answered {reply[:40]!r}, not {kind}")
+        return words[1:]
 
     def end(self, pid: int | None) -> None:
         """The zygote is gone: kill its worker ``pid`` if it is still that worker (the same
@@ -183,6 +215,9 @@ class Zygote:
 
 
 def _start(role: str, fd: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    if os.name != "posix":  # a socket handed to a child process, a session of its own
+        raise DataError("nnc sweep runs its trials in worker processes of a POSIX system "
+                        "(Linux, macOS); elsewhere, run them on a Dask cluster (--dask)")
     # a session of its own: a Ctrl-C or a SIGTERM to the driver's process group is the
     # driver's to handle (it stops the workers); the process dies with the driver
     return subprocess.Popen(
@@ -240,8 +275,10 @@ def _zygote(control: socket.socket) -> None:
             return
         if not message:  # the driver closed the socket
             return
-        command, _, argument = message.decode().partition(" ")
-        if command == "fork" and fds:
+        command, _, argument = message.decode(errors="replace").partition(" ")
+        if command == "fork" and not fds:  # none came (the zygote's fd limit?)
+            control.send(b"forked -")
+        elif command == "fork":
             zygote = os.getpid()
             try:
                 pid = os.fork()

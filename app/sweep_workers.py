@@ -13,7 +13,7 @@ from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from nnc.base.errors import DataError, brief
-from nnc.sweep_processes import WorkerProcess, Zygote
+from nnc.sweep_processes import ForkedWorker, WorkerProcess, Zygote
 
 if TYPE_CHECKING:  # imported where used: the driver starts its workers before it imports
     from nnc.sweep_trial import LastTask, TrialOutcome, TrialTask  # the spec's modules
@@ -57,7 +57,9 @@ class Running(Protocol):
 class LocalWorkers:
     """``count`` worker processes (see :mod:`nnc.sweep_processes`: forked from a zygote on
     Linux), each running one trial at a time; a worker that dies (killed, out of memory)
-    fails its trial and is replaced, and closing kills them all."""
+    fails its trial and is replaced, and closing kills them all. A forked worker lost to
+    the zygote (its fork failed, or the zygote died) fails nothing: its task runs again on
+    a plain worker process."""
 
     ends_meanwhile = True
 
@@ -68,6 +70,7 @@ class LocalWorkers:
         self.idle = [self._new_worker()
                      for _ in range(count if start is None else min(start, count))]
         self.busy: dict[int, WorkerProcess] = {}  # meanwhile the driver opens the study
+        self.tasks: dict[int, TrialTask] = {}  # what the busy ones run
         self.ending: list[WorkerProcess] = []  # running the last step's tasks
 
     def _new_worker(self) -> WorkerProcess:
@@ -76,10 +79,10 @@ class LocalWorkers:
                 return self.zygote.fork()
         return WorkerProcess()
 
-    def submit(self, task: TrialTask) -> None:
-        worker = self._idle_worker()
+    def submit(self, task: TrialTask, worker: WorkerProcess | None = None) -> None:
+        worker = worker or self._idle_worker()
         worker.send(task)
-        self.busy[task.number] = worker
+        self.busy[task.number], self.tasks[task.number] = worker, task
 
     def _idle_worker(self) -> WorkerProcess:
         """An idle worker that is alive (one that died idle is replaced)."""
@@ -99,8 +102,12 @@ class LocalWorkers:
         out = []
         for ready in wait(list(by_conn), timeout):
             number = by_conn[cast(Connection, ready)]
-            worker = self.busy.pop(number)
+            worker, task = self.busy.pop(number), self.tasks.pop(number)
             outcome = worker.receive()
+            if outcome is None and self._lost_to_the_zygote(worker):
+                worker.stop()
+                self.submit(task, WorkerProcess())  # not the trial's doing: again
+                continue
             if outcome is None:  # the process died with its trial
                 code = worker.stop()
                 died = "" if code is None else f"killed by signal {-code}; " if code < 0 \
@@ -112,6 +119,15 @@ class LocalWorkers:
             out.append(outcome)
         return out
 
+    def _lost_to_the_zygote(self, worker: WorkerProcess) -> bool:
+        """Whether a forked worker that died was never forked, or died with the zygote."""
+        if not isinstance(worker, ForkedWorker) or self.zygote is None:
+            return False
+        try:
+            return self.zygote.pid(worker) is None or not self.zygote.alive()
+        except OSError:
+            return True
+
     def keep(self, count: int) -> None:
         """Stop idle workers beyond ``count`` (a sweep of fewer trials than workers)."""
         while len(self.idle) > count:
@@ -121,6 +137,7 @@ class LocalWorkers:
     def close(self) -> None:
         """Stop every worker, then the zygote (each is taken off its list before it is
         stopped: a close interrupted and called again stops none twice)."""
+        self.tasks.clear()
         while self.busy:
             self.busy.popitem()[1].stop()
         for workers in (self.idle, self.ending):
@@ -141,7 +158,11 @@ class LocalWorkers:
         worker: WorkerProcess | None = None
         if self.zygote is not None and self.zygote.alive():
             with contextlib.suppress(OSError):
-                worker = self.zygote.fork()
+                forked = self.zygote.fork()
+                if self.zygote.pid(forked) is not None:  # (waits for the fork)
+                    worker = forked
+                else:
+                    forked.stop()
         if worker is None:
             self.idle.reverse()  # _idle_worker takes the last
             worker = self._idle_worker()

@@ -150,3 +150,53 @@ def test_many_forks_without_a_stop_do_not_deadlock(monkeypatch) -> None:
     finally:
         zygote.close()  # (unblocks a stuck fork)
         forking.join(10)
+
+
+def test_trials_of_workers_lost_with_the_zygote_run_again_on_plain_workers(tmp_path) -> None:
+    from nnc.sweep_processes import WorkerProcess
+    from nnc.sweep_workers import LocalWorkers
+
+    workers = LocalWorkers(2)
+    try:
+        for number in (0, 1):
+            workers.submit(task(tmp_path, number, "train.epochs=3000"))
+        assert workers.zygote is not None
+        workers.zygote.process.kill()  # its workers die with it, and their trials
+        done = outcomes(workers, 2)
+        assert [o.state for o in done] == ["complete"] * 2, [o.message for o in done]
+        assert all(type(w) is WorkerProcess for w in workers.idle)
+    finally:
+        workers.close()
+
+
+def test_a_reply_broken_off_abandons_the_zygote_and_plain_workers_go_on(tmp_path) -> None:
+    """A second Ctrl-C (or any exception) between a request and its reply would leave the
+    next reply to the wrong request: the zygote is given up instead."""
+    from nnc.sweep_workers import LocalWorkers
+
+    class Interrupted:
+        def __init__(self, control: Any):
+            self.control, self.first = control, True
+
+        def recv(self, *args: Any) -> bytes:
+            if self.first:
+                self.first = False
+                raise KeyboardInterrupt
+            return bytes(self.control.recv(*args))
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.control, name)
+
+    workers = LocalWorkers(1)
+    zygote = workers.zygote
+    assert zygote is not None
+    try:
+        zygote.control = Interrupted(zygote.control)  # type: ignore[assignment]
+        with pytest.raises(KeyboardInterrupt):
+            zygote.pid(workers.idle[0])  # type: ignore[arg-type]
+        assert not zygote.alive()
+        workers.submit(task(tmp_path, 0))
+        assert outcomes(workers, 1)[0].state == "complete"
+    finally:
+        workers.close()
+    assert gone(zygote.process.pid)
