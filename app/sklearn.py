@@ -224,12 +224,8 @@ class _NNEstimator(BaseEstimator):  # type: ignore[misc]
         before = self.model_
         if before.preprocess is not None:
             dataset.x_train = before.preprocess.apply(dataset.x_train)
-        coding = before.coding
-        if coding.target_shift is not None and coding.target_scale is not None:
-            shift = np.asarray(coding.target_shift, np.float32)
-            dataset.y_train = (dataset.y_train - shift) / np.asarray(coding.target_scale,
-                                                                     np.float32)
-        dataset.preprocess, dataset.coding = before.preprocess, coding
+        dataset.y_train = before.coding.standardized_targets(dataset.y_train)
+        dataset.preprocess, dataset.coding = before.preprocess, before.coding
 
     def _class_names(self) -> tuple[str, ...] | None:
         return None

@@ -122,6 +122,14 @@ class Coding:
         cells[empty] = MISSING
         return cells.astype(str)
 
+    def standardized_targets(self, y: np.ndarray) -> np.ndarray:
+        """Regression targets [N, k] as the network learns them: (y - shift) / scale (in
+        float64, then float32), or as they are when the targets are not standardized."""
+        if self.target_scale is None or self.target_shift is None:
+            return y
+        standardized = (y - np.asarray(self.target_shift)) / np.asarray(self.target_scale)
+        return np.asarray(standardized, dtype=np.float32)
+
     def targets_in_units(self, scores: np.ndarray) -> np.ndarray:
         """Standardized regression outputs [N, k] back in the targets' units."""
         if self.target_scale is None or self.target_shift is None:

@@ -168,8 +168,7 @@ def make_dataset(raw: Raw, *, features: int | None, outputs: int | None, loss: s
         scale = np.where(std > 0, std, 1.0)
         coding = replace(coding, target_shift=tuple(float(v) for v in mean),
                          target_scale=tuple(float(v) for v in scale))
-        y = ((y - mean) / scale).astype(np.float32)
-        y_val = ((y_val - mean) / scale).astype(np.float32)
+        y, y_val = coding.standardized_targets(y), coding.standardized_targets(y_val)
     preprocess = fit(x_train, standardize=standardize, pixels=raw.pixels)
     if preprocess is not None:
         preprocess.apply(x_train, inplace=True)
