@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from nnc.base.errors import DataError, Interrupted, SpecError, TrainingError
 from nnc.base.files import make_dir, write_atomic
-from nnc.base.folders import folder_lock
+from nnc.base.folders import folder_lock, remove_stale_temporaries
 from nnc.base.machine import available_memory
 from nnc.compiler.sizing import format_bytes
 from nnc.spec import SpecFile, load_spec_text
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from nnc.sweep_workers import LocalWorkers, Running, Workers
 
 SIZED_CORNERS = 256  # combinations of extreme values sized before a sweep starts
+STAGING = ".best-staging"  # where best/ and best.yaml are made, then renamed in place
 STATES = {"complete": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL"}  # ours: Optuna's
 
 
@@ -219,6 +220,9 @@ def run(plan: Plan, folder: Path, workers: "Workers", resume: bool = False,
     closed = False
     try:
         with folder_lock(folder):
+            for where in (folder, folder / "trials"):  # what a killed driver left half-done
+                remove_stale_temporaries(where)
+            shutil.rmtree(folder / STAGING, ignore_errors=True)
             try:
                 return _Driver(plan, folder, workers, progress, should_stop).run(resume)
             finally:  # before the lock is released: no worker writes in the folder after
@@ -243,7 +247,7 @@ class _Driver:
         # the same choices however long each trial takes
         self.in_order = plan.sweep.chosen_sampler == "tpe" or plan.sweep.pruner != "none"
         self.trial_seconds: list[float] = []
-        self.staging = folder / ".best-staging"
+        self.staging = folder / STAGING
         self.building: tuple[int, "Running"] | None = None  # best/ begun: of which trial
         self.page: "Running | None" = None  # sweep.html begun
 

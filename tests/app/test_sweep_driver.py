@@ -133,6 +133,18 @@ def test_a_stop_while_best_is_built_cancels_it_and_leaves_no_staging_folder(tmp_
     assert len((folder / "trials.csv").read_text().splitlines()) == 4  # 3 told, the header
 
 
+def test_what_a_killed_driver_left_half_done_is_removed(tmp_path) -> None:
+    folder = tmp_path / "sweep"
+    leftovers = [folder / ".trials.csv.a1b2c3d4.tmp", folder / "trials" / "0000" /
+                 ".weights.npz.zz9xy8k1.tmp", folder / ".best-staging" / "best" / "x"]
+    for path in leftovers:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half")
+    sweep_with(tmp_path, {0: 0.5, 1: 0.6, 2: 0.9, 3: 0.7})
+    assert not any(path.exists() for path in leftovers)
+    assert not (folder / ".best-staging").exists() and (folder / "trials" / "0000").is_dir()
+
+
 def test_a_whole_grid_runs_largest_first(tmp_path) -> None:
     """Longest processing time first: the trials of the 8-unit layer (twice the
     multiply-adds) before those of the 4-unit one, so that the last, short trials end
