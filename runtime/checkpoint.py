@@ -185,12 +185,11 @@ class CheckpointStore:
                                 "only files it wrote)", file=str(path))
 
     def files(self) -> list[Path]:
-        """Checkpoint files, oldest first (regular files only: a folder or a FIFO of a
-        checkpoint's name is neither read, which could wait forever, nor removed)."""
+        """Checkpoint files, oldest first."""
         if not self.folder.is_dir():
             return []
         found = [(tuple(map(int, m.groups())), p) for p in self.folder.iterdir()
-                 if (m := NAME.match(p.name)) and p.is_file()]
+                 if (m := NAME.match(p.name))]
         return [p for _, p in sorted(found, key=lambda found: found[0])]
 
     def clear(self) -> None:

@@ -199,21 +199,6 @@ def test_a_damaged_newest_checkpoint_is_skipped(cli, spec, tmp_path):
     assert "the end of epoch 1" in result.stderr
 
 
-def test_a_fifo_or_a_folder_named_as_a_checkpoint_is_neither_read_nor_removed(cli, spec,
-                                                                             tmp_path):
-    assert cli("train", "--no-report", spec, "-o", tmp_path, "--set",
-               "train.epochs=2").exit_code == 0
-    folder = tmp_path / "checkpoints"
-    os.mkfifo(folder / "ckpt-e000900-b000000.npz")  # newer than any: read first, it would
-    (folder / "ckpt-e000901-b000000.npz").mkdir()  # wait forever for a writer
-    result = cli("train", "--no-report", spec, "-o", tmp_path, "--resume", "--set",
-                 "train.epochs=2")
-    assert result.exit_code == 0, result.stderr
-    assert "ckpt-e000002-b000000.npz (the end of epoch 2)" in result.stderr, result.stderr
-    assert (folder / "ckpt-e000900-b000000.npz").exists()
-    assert (folder / "ckpt-e000901-b000000.npz").is_dir()
-
-
 def test_checkpoint_every_and_keep(cli, spec, tmp_path):
     result = cli("train", "--no-report", spec, "-o", tmp_path, "--set", "train.checkpoint_every=2",
                  "--set", "train.keep_checkpoints=5")
