@@ -130,16 +130,12 @@ def sweep(spec: str | os.PathLike[str], overrides: Iterable[str] | str = (),
           dask: str | None = None, resume: bool = False) -> "SweepResult":
     """Run the sweep of the spec file ``spec`` as `nnc sweep` does (in ``out``, default
     build/NAME/sweep/); returns the counts by state and the best trial's row."""
-    from nnc.sweep_workers import start_early
+    from nnc.sweep_workers import started_early
 
-    started = start_early(workers, dask)
-    try:
+    with started_early(workers, dask) as started:
         from nnc import sweep_driver as sweeping
 
         overrides = (overrides,) if isinstance(overrides, str) else tuple(overrides)
         return sweeping.sweep_to(sweeping.plan(Path(spec), overrides),
                                  Path(out) if out is not None else None, workers, dask,
                                  resume, started=started)
-    finally:
-        if started is not None:
-            started.close()

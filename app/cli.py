@@ -429,11 +429,10 @@ def sweep(spec: Path, overrides: tuple[str, ...], out_dir: Path | None, workers:
       trials/NNNN/   each trial's run (report.json, weights.npz, history.csv, ...)
     and at the end: best.yaml (the best trial's spec, for `nnc build`), best/ (its
     build: model.onnx, report.html, ...) and sweep.html."""
-    from nnc.sweep_workers import start_early
+    from nnc.sweep_workers import started_early
 
-    started = None if dry_run else start_early(workers, dask)  # they import while the
-    try:  # sweep is checked
-        from nnc import sweep_driver as sweeping
+    with started_early(workers, dask, wanted=not dry_run) as started:  # they import while
+        from nnc import sweep_driver as sweeping  # the sweep is checked
         from nnc.base.machine import cores
         from nnc.progress import SweepProgress
 
@@ -450,9 +449,6 @@ def sweep(spec: Path, overrides: tuple[str, ...], out_dir: Path | None, workers:
             else "", "--resume"] if p)
         result = _run_interruptible(again, lambda stop: sweeping.sweep_to(
             loaded, folder, workers, dask, resume, progress, stop, started))
-    finally:
-        if started is not None:
-            started.close()
     counts = result.counts
     click.echo(f"trials: {counts['complete']} complete, {counts['pruned']} pruned, "
                f"{counts['failed']} failed" + (f" ({result.rerun} interrupted ones run again)"

@@ -350,10 +350,11 @@ class _Driver:
                 self._record(study, trial, outcomes.pop(trial.number))
                 if left > 0 and not early:
                     ask()
+            rows = self.rows(study)
+            best = best_of(rows, self.sweep)
             if left == 0 and len(asked) < self.workers.slots and self.workers.ends_meanwhile:
-                self._build_best(self._best(study))  # a core is free: best/ meanwhile, if
-                # the best stays best
-            self._status(study, len(asked), left, started)
+                self._build_best(best)  # a core is free: best/ meanwhile, if it stays best
+            self._status(len(rows), len(asked), left, started, best)
 
     def _stop_if_asked(self, where: str) -> None:
         signal = self.should_stop() if self.should_stop is not None else None
@@ -402,11 +403,11 @@ class _Driver:
         self.write_table(study)
         self.progress.trial(self._row(study.get_trials(deepcopy=False)[trial.number]))
 
-    def _status(self, study: "optuna.Study", running: int, left: int, started: float) -> None:
-        done = len(_counted(study))
+    def _status(self, done: int, running: int, left: int, started: float,
+                best: dict[str, Any] | None) -> None:
         rate = (time.monotonic() - started) / max(len(self.trial_seconds), 1)
         seconds_left = rate * (running + left) if self.trial_seconds else None
-        self.progress.status(done, running, left, self._best(study), seconds_left)
+        self.progress.status(done, running, left, best, seconds_left)
 
     # ------------------------------------------------------------------ the records
 
@@ -437,10 +438,6 @@ class _Driver:
             writer.writerow({k: _cell(v) for k, v in row.items()})
         write_atomic(self.folder / "trials.csv", out.getvalue().encode())
 
-    def _best(self, study: "optuna.Study") -> dict[str, Any] | None:
-        ranking = ranked(self.rows(study), self.sweep)
-        return ranking[0] if ranking and ranking[0]["state"] == "complete" else None
-
     # ----------------------------------------------------------------------- the end
 
     def _finish(self, study: "optuna.Study", rerun: int) -> SweepResult:
@@ -450,7 +447,7 @@ class _Driver:
 
         rows = self.rows(study)
         counts = {s: sum(r["state"] == s for r in rows) for s in STATES}
-        best = self._best(study)
+        best = best_of(rows, self.sweep)
         result = SweepResult(self.folder, counts, best, rerun, ["trials.csv", "study.journal"])
         self._build_best(best)
         self.page = self.workers.start_last(PageTask(str(self.folder), self.plan.name,
@@ -543,6 +540,12 @@ def ranked(rows: list[dict[str, Any]], sweep: SweepSpec) -> list[dict[str, Any]]
                              key=lambda r: r["number"])
 
 
+def best_of(rows: list[dict[str, Any]], sweep: SweepSpec) -> dict[str, Any] | None:
+    """The best complete trial's row, if any."""
+    ranking = ranked(rows, sweep)
+    return ranking[0] if ranking and ranking[0]["state"] == "complete" else None
+
+
 def _counted(study: "optuna.Study") -> list[Any]:
     """The trials that ended, an interrupted one aside (its values are run again)."""
     return [t for t in study.get_trials(deepcopy=False)
@@ -565,7 +568,7 @@ def sweep_to(checked: Plan, out_dir: Path | None = None, workers: int | None = N
              started: "LocalWorkers | None" = None) -> SweepResult:
     """`nnc sweep`: run the sweep ``checked`` (see :func:`plan`) in ``out_dir`` (default
     build/NAME/sweep/) on ``workers`` local processes (default: one per core; those of
-    ``started`` if given, see :func:`nnc.sweep_workers.start_early`), or on the Dask
+    ``started`` if given, see :func:`nnc.sweep_workers.started_early`), or on the Dask
     cluster whose scheduler is at ``dask``."""
     from nnc.base.machine import cores
     from nnc.sweep_workers import DaskWorkers, LocalWorkers

@@ -115,30 +115,39 @@ class _Pruning:
         return {k: v for k, v in attrs.items() if k.startswith("completed_rung")}
 
 
-@dataclass(frozen=True)
-class PackageTask:
-    """A task of the sweep's last step: make the trial folder ``folder`` into a build's
-    folder (``pipeline.package``) with the spec file ``spec`` (best.yaml)."""
-
-    folder: str
-    spec: str
+class LastTask:
+    """A task of the sweep's last step, run by a worker or the driver."""
 
     def run(self) -> str:
         """Do it; returns "" or the error's line."""
-        from nnc import pipeline
-
         try:
-            pipeline.package(pipeline.prepare(Path(self.spec), memory="none"),
-                             Path(self.folder), threads=BLAS_THREADS)
+            self.do()
         except NncError as e:
             return _message(e)
         return ""
 
+    def do(self) -> None:
+        raise NotImplementedError
+
 
 @dataclass(frozen=True)
-class PageTask:
-    """A task of the sweep's last step: draw sweep.html in the sweep's ``folder`` from its
-    trials' ``rows`` (``sweep_report.write_report``)."""
+class PackageTask(LastTask):
+    """Make the trial folder ``folder`` into a build's folder (``pipeline.package``) with
+    the spec file ``spec`` (best.yaml)."""
+
+    folder: str
+    spec: str
+
+    def do(self) -> None:
+        from nnc import pipeline
+
+        pipeline.package(pipeline.prepare(Path(self.spec), memory="none"), Path(self.folder),
+                         threads=BLAS_THREADS)
+
+
+@dataclass(frozen=True)
+class PageTask(LastTask):
+    """Draw sweep.html in the sweep's ``folder`` from its trials' ``rows``."""
 
     folder: str
     name: str
@@ -146,18 +155,10 @@ class PageTask:
     rows: list[dict[str, Any]]
     best: dict[str, Any] | None
 
-    def run(self) -> str:
-        """Do it; returns "" or the error's line."""
+    def do(self) -> None:
         from nnc.sweep_report import write_report
 
-        try:
-            write_report(Path(self.folder), self.name, self.sweep, self.rows, self.best)
-        except NncError as e:
-            return _message(e)
-        return ""
-
-
-LastTask = PackageTask | PageTask  # what the sweep's last step runs besides the driver
+        write_report(Path(self.folder), self.name, self.sweep, self.rows, self.best)
 
 
 class WrongVersion(RuntimeError):

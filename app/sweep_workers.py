@@ -9,6 +9,7 @@ import contextlib
 import os
 import sys
 import threading
+from collections.abc import Iterator
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -172,14 +173,22 @@ class LocalWorkers:
         return _LocalRunning(self, worker)
 
 
-def start_early(workers: int | None, dask: str | None) -> LocalWorkers | None:
+@contextlib.contextmanager
+def started_early(workers: int | None, dask: str | None,
+                  wanted: bool = True) -> Iterator[LocalWorkers | None]:
     """The worker processes of a sweep on this machine (``workers``, default one per core),
     started before the driver imports the spec's modules and checks the sweep: they
-    import nnc meanwhile (about half a second). As many as there are cores start now, the
-    others when a trial needs them. None for a sweep on Dask."""
+    import nnc meanwhile (about half a second); closed when the block ends. As many as
+    there are cores start now, the others when a trial needs them. None for a sweep on
+    Dask (or not ``wanted``: a dry run)."""
     from nnc.base.machine import cores
 
-    return None if dask else LocalWorkers(workers or cores(), start=cores())
+    started = LocalWorkers(workers or cores(), start=cores()) if wanted and not dask else None
+    try:
+        yield started
+    finally:
+        if started is not None:
+            started.close()
 
 
 class _LocalRunning:
