@@ -20,12 +20,11 @@ import numpy as np
 
 from nnc.base.coding import NO_CODING, Coding
 from nnc.base.errors import DataError, SpecError
-from nnc.base.files import check_output, make_dir, write_atomic
+from nnc.base.files import check_output, write_atomic
 from nnc.base.machine import available_memory, total_memory
 from nnc.compiler import Graph, Plan, SizingReport, compile_spec, lower_to_plan, size_graph
 from nnc.compiler.sizing import check_memory
 from nnc.outputs import (
-    check_outputs,
     one_run_per_folder,
     report_dict,
     run_inputs,
@@ -133,13 +132,6 @@ def check(spec: SpecLike, overrides: Iterable[str] = (), max_memory: int | None 
     return prepare(spec, overrides, max_memory=max_memory, memory="machine")
 
 
-def summary(spec: SpecLike, overrides: Iterable[str] = (), max_memory: int | None = None,
-            batch_size: int | None = None) -> SizingReport:
-    """`nnc summary`: the sizing report (memory at ``batch_size``, default the spec's)."""
-    return prepare(spec, overrides, max_memory=max_memory, memory="machine",
-                   batch_size=batch_size).sizing
-
-
 @one_run_per_folder
 def train_to(prepared: Prepared, out_dir: Path, callback: Any = None,
              threads: int | None = None, resume: bool = False, force: bool = False,
@@ -167,10 +159,7 @@ def build(prepared: Prepared, out_dir: Path, callback: Any = None, threads: int 
                          trained.coding)
     parity = verify_model(prepared, trained, model, threads)
     _stop_if_asked(should_stop, "after the export, before writing it")
-    make_dir(out_dir)
-    model_path = out_dir / "model.onnx"
-    trained.extra["onnx"] = {"path": str(model_path), "opset": model.opset_import[0].version,
-                             "bytes": model.ByteSize(), **parity.to_dict()}
+    trained.extra["onnx"] = _onnx_entry(out_dir / "model.onnx", model, parity)
     write_outputs(out_dir, prepared, trained, model.SerializeToString(), html=html)
     return report_dict(prepared, trained)
 
@@ -198,12 +187,17 @@ def package(prepared: Prepared, out_dir: Path, threads: int | None = None,
     from nnc.sizing_table import sizing_table
 
     write_atomic(out_dir / "summary.txt", (sizing_table(prepared.sizing) + "\n").encode())
-    record["onnx"] = {"path": str(model_path), "opset": model.opset_import[0].version,
-                      "bytes": model.ByteSize(), **parity.to_dict()}
+    record["onnx"] = _onnx_entry(model_path, model, parity)
     write_json(report_path, record)
     if html:
         report(out_dir)
     return cast(dict[str, Any], record)
+
+
+def _onnx_entry(path: Path, model: "onnx.ModelProto", parity: "Parity") -> dict[str, Any]:
+    """report.json's ``onnx``: where the model is, its opset and size, and the parity."""
+    return {"path": str(path), "opset": model.opset_import[0].version,
+            "bytes": model.ByteSize(), **parity.to_dict()}
 
 
 def report(out_dir: Path) -> Path:
@@ -311,11 +305,9 @@ def schema(output: Path | None = None) -> str:
 
 
 def output_folder(out_dir: Path | None, prepared: Prepared) -> Path:
-    """The output folder (default build/NAME/), created now: an impossible one, or one where
-    an output would replace an input, fails before any training."""
-    folder = out_dir if out_dir is not None else Path("build") / prepared.name
-    check_outputs(prepared, folder)
-    return make_dir(folder)
+    """The output folder: ``out_dir``, default build/NAME/ (checked and made by the verb
+    that writes there, before any training)."""
+    return out_dir if out_dir is not None else Path("build") / prepared.name
 
 
 # ------------------------------------------------------------------------ training
@@ -513,5 +505,5 @@ def _metrics(trained: Trained) -> dict[str, Any]:
 
 
 __all__ = ["Prediction", "Prepared", "Trained", "build", "check", "export", "load_trained",
-           "output_folder", "predict", "prepare", "schema", "summary", "train", "train_to",
+           "output_folder", "predict", "prepare", "schema", "train", "train_to",
            "write_json"]

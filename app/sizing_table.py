@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from nnc.compiler.sizing import SizingReport, format_bytes
+from nnc.base.machine import format_bytes
+from nnc.compiler.sizing import SizingReport
 
 COLUMNS = ("neurons", "weights", "biases", "other", "params", "macs")
 

@@ -26,8 +26,7 @@ from typing import TYPE_CHECKING, Any
 from nnc.base.errors import DataError, Interrupted, SpecError, TrainingError
 from nnc.base.files import make_dir, write_atomic
 from nnc.base.folders import folder_lock, remove_stale_temporaries
-from nnc.base.machine import available_memory
-from nnc.compiler.sizing import format_bytes
+from nnc.base.machine import available_memory, format_bytes
 from nnc.spec import SpecFile, load_spec_text
 from nnc.spec.sweep import SweepSpec, Values, override
 

@@ -27,6 +27,9 @@ import numpy as np
 from nnc.base.errors import DataError, Problem, excerpt, listing
 
 MISSING = ""  # an empty cell of a CSV table (after stripping spaces)
+# the exported model's inputs and outputs, as the export writes them and predict reads them
+INPUT, SCORES, PROBABILITIES, LABEL = "input", "scores", "probabilities", "label"
+TEXT_TENSOR = "tensor(string)"  # onnxruntime's type of an input of a table's cells
 
 
 @dataclass(frozen=True)

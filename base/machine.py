@@ -44,3 +44,13 @@ def capped_threads(threads: int) -> tuple[int, str | None]:
     if threads <= most:
         return threads, None
     return most, f"note: {threads} threads is more than this machine's {most} cores: using {most}"
+
+
+def format_bytes(n: int) -> str:
+    """``1536`` -> ``1.5 KiB``."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if value < 1024 or unit == "PiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")

@@ -19,6 +19,7 @@ import numpy as np
 
 from nnc.base.errors import DataError, brief, excerpt
 from nnc.base.files import require_file
+from nnc.base.machine import format_bytes
 
 READ_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError)
 MAX_INFLATION = 64           # a compressed member may inflate to 64 times its bytes ...
@@ -60,17 +61,8 @@ def check_declared(name: str, declared: Declared, data_bytes: int, path: Path,
     if declared.nbytes != data_bytes:
         shape = "[" + ", ".join(map(str, declared.shape)) + "]"
         raise DataError(f"{what} (array {excerpt(name, 60)} declares shape {shape} of "
-                        f"{declared.dtype}, "
-                        f"{_size(declared.nbytes)}, but the file holds {_size(data_bytes)} "
-                        "of it)", file=str(path))
-
-
-def _size(n: int) -> str:
-    """``1536`` -> ``1.5 KiB``."""
-    if n < 1024:
-        return f"{n} bytes"
-    exponent = min(5, (n.bit_length() - 1) // 10)
-    return f"{n / 1024 ** exponent:.1f} {'KMGTP'[exponent - 1]}iB"
+                        f"{declared.dtype}, {format_bytes(declared.nbytes)}, but the file "
+                        f"holds {format_bytes(data_bytes)} of it)", file=str(path))
 
 
 def declared_arrays(path: Path, what: str) -> dict[str, Declared]:
@@ -85,7 +77,8 @@ def declared_arrays(path: Path, what: str) -> dict[str, Declared]:
             limit = max(INFLATION_FLOOR, MAX_INFLATION * info.compress_size)
             if info.compress_type != zipfile.ZIP_STORED and info.file_size > limit:
                 raise DataError(f"{what} (array {excerpt(name, 60)} would inflate from "
-                                f"{_size(info.compress_size)} to {_size(info.file_size)}: a "
+                                f"{format_bytes(info.compress_size)} to "
+                                f"{format_bytes(info.file_size)}: a "
                                 "compression bomb? save such data uncompressed, with np.savez)",
                                 file=str(path))
             with archive.open(info) as member:

@@ -19,14 +19,22 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from nnc.base.coding import MISSING, NO_CODING, Coding, Column
+from nnc.base.coding import (
+    INPUT,
+    LABEL,
+    MISSING,
+    NO_CODING,
+    PROBABILITIES,
+    SCORES,
+    Coding,
+    Column,
+)
 from nnc.base.errors import ExportError
 from nnc.base.losses import LOSSES
 from nnc.base.version import __version__
 from nnc.compiler.ir import Graph, Node
 from nnc.compiler.ops import OP_RULES
 
-INPUT, SCORES, PROBABILITIES, LABEL = "input", "scores", "probabilities", "label"
 MIN_OPSET = 13
 ML_DOMAIN, ML_OPSET = "ai.onnx.ml", 2  # LabelEncoder from strings to integers
 

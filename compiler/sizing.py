@@ -9,6 +9,7 @@ from typing import Any
 from nnc.base.buffers import FLOAT_BYTES, Buffer, total_bytes
 from nnc.base.errors import CompileError
 from nnc.base.losses import LOSSES
+from nnc.base.machine import format_bytes
 from nnc.compiler.ir import Graph
 from nnc.compiler.ops import OP_RULES
 from nnc.compiler.plan import Plan, lower_to_plan
@@ -131,16 +132,6 @@ def loss_buffers(plan: Plan) -> list[Buffer]:
     """The loss's per-sample buffers (none without a loss: nothing is trained)."""
     loss = plan.graph.spec.loss
     return LOSSES[loss].buffers(math.prod(plan.graph.output_shape)) if loss else []
-
-
-def format_bytes(n: int) -> str:
-    """``1536`` -> ``1.5 KiB``."""
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if value < 1024 or unit == "PiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
 
 
 def check_memory(memory: Memory, limit: int, file: str | None = None, data_bytes: int = 0,

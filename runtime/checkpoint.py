@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from nnc.base.errors import DataError, brief
 from nnc.base.files import write_atomic
+from nnc.base.folders import remove_stale_temporaries
 from nnc.base.npz import load_npz, write_npz
 from nnc.runtime.data import Dataset
 from nnc.runtime.trainer import EpochRecord, StateMismatch, Trainer, TrainerState, TrainState
@@ -275,10 +276,8 @@ class CheckpointStore:
                     path.unlink(missing_ok=True)
 
     def _remove_temporaries(self) -> None:
-        if self.folder.is_dir():
-            for pattern in (".ckpt-*.tmp", ".history-*.tmp"):  # left by a write that was killed
-                for path in self.folder.glob(pattern):
-                    path.unlink(missing_ok=True)
+        """What a write that was killed left (nnc's temporary names only)."""
+        remove_stale_temporaries(self.folder)
 
 
 RECORD_FIELDS = tuple(sorted(f.name for f in fields(EpochRecord)))

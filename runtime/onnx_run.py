@@ -15,6 +15,7 @@ import numpy as np
 import onnx
 from google.protobuf.message import Message
 
+from nnc.base.coding import TEXT_TENSOR
 from nnc.base.errors import DataError, ExportError, Interrupted, brief, excerpt
 from nnc.base.files import read_bytes
 from nnc.base.machine import capped_threads
@@ -105,7 +106,7 @@ def batches(sess: "ort.InferenceSession", x: np.ndarray, outputs: list[str],
     """The model's ``outputs`` for x [n, ...], batch by batch (x was checked finite); an
     empty x runs once, on no rows."""
     given = sess.get_inputs()[0]
-    dtype = str if given.type == "tensor(string)" else np.float32  # a table's cells, or numbers
+    dtype = str if given.type == TEXT_TENSOR else np.float32  # a table's cells, or numbers
     for start in range(0, max(len(x), 1), batch):
         chunk = np.ascontiguousarray(x[start:start + batch], dtype=dtype)
         yield run_once(sess, outputs, {given.name: chunk})

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from nnc.base.coding import NO_CODING, Coding
+from nnc.base.coding import NO_CODING, SCORES, Coding
 from nnc.base.errors import ExportError, ParityError
 from nnc.compiler.onnx_export import export_onnx
 from nnc.compiler.plan import Plan
@@ -69,7 +69,7 @@ def check_parity(plan: Plan, params: ParamStore, model: onnx.ModelProto, x_raw: 
                           f"of {len(expected)} {inputs} (the first: sample {bad[0]}): its "
                           "weights or input preprocessing overflow float32; not exported",
                           file=file)
-    got, = onnx_run.run(onnx_run.session(model, threads), x_raw, ["scores"])
+    got, = onnx_run.run(onnx_run.session(model, threads), x_raw, [SCORES])
     parity = Parity(len(x_raw), difference(got, expected),
                     float(np.abs(expected).max(initial=0.0)))
     if not parity.ok:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
-from nnc.base.coding import NO_CODING, Coding
+from nnc.base.coding import LABEL, NO_CODING, SCORES, TEXT_TENSOR, Coding
 from nnc.base.errors import DataError, Interrupted, Problem, brief, excerpt, listing
 from nnc.base.files import write_atomic
 from nnc.base.inputs import (
@@ -203,7 +203,7 @@ def _by_name(table: CsvTable, names: tuple[str, ...], label: int | None,
 
 def check_shape(sess: "ort.InferenceSession", inputs: Inputs, model_file: str) -> None:
     """The input's feature shape must be the model's (batch dimension aside)."""
-    if sess.get_inputs()[0].type == "tensor(string)" and inputs.x.dtype.kind not in "US":
+    if sess.get_inputs()[0].type == TEXT_TENSOR and inputs.x.dtype.kind not in "US":
         raise DataError(f"{model_file} takes a table's cells as text; give a .csv file",
                         file=inputs.file)
     dims = sess.get_inputs()[0].shape[1:]
@@ -215,7 +215,7 @@ def check_shape(sess: "ort.InferenceSession", inputs: Inputs, model_file: str) -
                         "sample", file=inputs.file)
 
 
-def units_of(sess: "ort.InferenceSession", output: str = "scores") -> int:
+def units_of(sess: "ort.InferenceSession", output: str = SCORES) -> int:
     """The number of columns of ``output`` (the model's output units for `scores`)."""
     units: int = next(o.shape[1] for o in sess.get_outputs() if o.name == output)
     return units
@@ -244,7 +244,7 @@ def model_coding(sess: "ort.InferenceSession", model_file: str) -> Coding:
         raise DataError("its metadata `coding` is not JSON", file=model_file) from None
     coding = Coding.from_dict(data, model_file)
     given = sess.get_inputs()[0]
-    if coding.columns is not None and (given.type == "tensor(string)") != coding.text_input:
+    if coding.columns is not None and (given.type == TEXT_TENSOR) != coding.text_input:
         raise DataError("its metadata `coding` does not match its input", file=model_file)
     return coding
 
@@ -306,7 +306,7 @@ def evaluate(sess: "ort.InferenceSession", x: np.ndarray, y: np.ndarray,
     MAE, RMSE and R2 (regression); batch by batch."""
     from nnc.runtime import metrics
 
-    scores = np.concatenate([s for s, in checked_batches(sess, x, ["scores"], model_file)])
+    scores = np.concatenate([s for s, in checked_batches(sess, x, [SCORES], model_file)])
     if not loss.classification:
         return metrics.regression(y, scores)
     classes = 2 if loss.labels == "binary" else scores.shape[1]
@@ -330,7 +330,7 @@ def session_for(model_path: str | os.PathLike[str], threads: int | None = None
         raise DataError(f"not a model `nnc predict` runs: {problem}", file=where)
     dims = [d if isinstance(d, int) else 1 for d in sess.get_inputs()[0].shape[1:]]
     if math.prod(dims) <= DRY_RUN_FEATURES:
-        text = sess.get_inputs()[0].type == "tensor(string)"  # a table's cells: "" is empty
+        text = sess.get_inputs()[0].type == TEXT_TENSOR  # a table's cells: "" is empty
         probe = np.full([2, *dims], "", dtype=str) if text else np.zeros([2, *dims], np.float32)
         try:
             onnx_run.run_once(sess, None, {sess.get_inputs()[0].name: probe})
@@ -344,15 +344,15 @@ def session_for(model_path: str | os.PathLike[str], threads: int | None = None
 
 def _signature_problem(sess: "ort.InferenceSession") -> str | None:
     inputs, outputs = sess.get_inputs(), sess.get_outputs()
-    if len(inputs) != 1 or inputs[0].type not in ("tensor(float)", "tensor(string)") \
+    if len(inputs) != 1 or inputs[0].type not in ("tensor(float)", TEXT_TENSOR) \
             or len(inputs[0].shape) < 2:
         found = ", ".join(f"{excerpt(i.name, 30)} {i.type} {i.shape}" for i in inputs[:4])
         return f"it needs one float input [batch, features...] (found: {found})"
-    if "scores" not in [o.name for o in outputs]:
+    if SCORES not in [o.name for o in outputs]:
         return f"no `scores` output (found: {listing(o.name for o in outputs)})"
     for o in outputs:
-        if o.name == "label":  # the predicted class: its index, or its name
-            if o.type not in ("tensor(int64)", "tensor(string)") or len(o.shape) != 1:
+        if o.name == LABEL:  # the predicted class: its index, or its name
+            if o.type not in ("tensor(int64)", TEXT_TENSOR) or len(o.shape) != 1:
                 return f"output 'label' is {o.type} {o.shape}, expected int64 or string [batch]"
         elif o.type != "tensor(float)" or len(o.shape) != 2 or not isinstance(o.shape[1], int):
             return f"output {excerpt(o.name, 30)} is {o.type} {o.shape}, expected float " \
